@@ -1,0 +1,220 @@
+"""Run the real `__main__.py` under Pulumi's mock runtime and record what it registers.
+
+The mock plays the part of the providers where the program reads something back: it names
+auto-named Kubernetes objects the way pulumi-kubernetes does (logical name plus a suffix, a new
+suffix whenever the object's inputs change, as a replacement would), and gives a built image a
+`repoDigest`. Everything else is exactly what the program sent to the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from tools.stack_config import ROOT, StackConfig
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+DIGEST_PLACEHOLDER = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+
+@dataclass
+class Registered:
+    """One resource as the engine would receive it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    replace_on_changes: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+
+    @property
+    def is_kubernetes(self) -> bool:
+        return self.type.startswith("kubernetes:") and self.custom
+
+    @property
+    def kind(self) -> str:
+        return self.type.rsplit(":", 1)[-1]
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+
+    def kubernetes(self) -> list[Registered]:
+        return [r for r in self.resources if r.is_kubernetes]
+
+    def find(self, kind: str, name: str) -> Registered:
+        for resource in self.kubernetes():
+            if resource.kind == kind and object_name(resource) == name:
+                return resource
+        raise KeyError(f"no {kind} named {name!r}")
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and SECRET_SIG in value
+
+
+def reveal(value: Any) -> Any:
+    """Strip secret envelopes (for assertions on structure, never for output)."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, Mapping):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def object_name(resource: Registered) -> str | None:
+    meta = reveal(resource.state.get("metadata") or {})
+    return meta.get("name")
+
+
+class ProviderMocks(pulumi.runtime.Mocks):
+    """Stand-in for the Kubernetes and Docker providers' read-back values."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        if args.typ.startswith("kubernetes:"):
+            meta = dict(reveal(state.get("metadata") or {}))
+            if not meta.get("name"):
+                # A replacement is a create, and a create draws a new random suffix: derive the
+                # stand-in from the inputs so that changed inputs give a changed name.
+                fingerprint = json.dumps(reveal(args.inputs), sort_keys=True, default=str)
+                suffix = hashlib.sha256(f"{args.name}|{fingerprint}".encode()).hexdigest()[:8]
+                meta["name"] = f"{args.name}-{suffix}"
+                state["metadata"] = meta
+        if args.typ == "docker:index/image:Image":
+            repository = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
+            state["repoDigest"] = f"{repository}@{DIGEST_PLACEHOLDER}"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return {}
+
+
+class _Capturing(pulumi.runtime.Mocks):
+    """Passes calls on to the real mocks and keeps the inputs of the latest registration."""
+
+    def __init__(self, inner: pulumi.runtime.Mocks) -> None:
+        self.inner = inner
+        self.last_inputs: dict[str, Any] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        self.last_inputs = dict(args.inputs)
+        return self.inner.new_resource(args)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        return self.inner.call(args)
+
+
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also keeping the inputs and the resource options it drops."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        self.capturing = _Capturing(mocks)
+        super().__init__(self.capturing)
+        self.options: dict[str, dict[str, Any]] = {}
+        self.inputs: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        self.capturing.last_inputs = {}
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.order.append(response.urn)
+            self.inputs[response.urn] = self.capturing.last_inputs
+            self.options[response.urn] = {
+                "type": request.type,
+                "name": request.name,
+                "parent": request.parent,
+                "custom": request.custom,
+                "protect": bool(request.protect),
+                "retain_on_delete": bool(request.retainOnDelete),
+                "delete_before_replace": bool(request.deleteBeforeReplace),
+                "replace_on_changes": list(request.replaceOnChanges),
+                "ignore_changes": list(request.ignoreChanges),
+                "dependencies": list(request.dependencies),
+            }
+        return response
+
+
+def shutdown() -> None:
+    """Join the SDK's worker threads before the interpreter exits.
+
+    The mock monitor runs in executor threads, each with an event loop of its own; left to
+    interpreter teardown, those loops are collected after their sockets and print a spurious
+    traceback. Call once, when no program will run again in this process.
+    """
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(loop.shutdown_default_executor())
+    # The worker threads are gone, but their loops stay referenced from the SDK's futures.
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.AbstractEventLoop) and not obj.is_running():
+            obj.close()
+
+
+def run_program(
+    config: StackConfig,
+    *,
+    main: Path = ROOT / "__main__.py",
+    mocks: pulumi.runtime.Mocks | None = None,
+    preview: bool = False,
+) -> ProgramRun:
+    """Run `main` with `config`; raise what the program raises (`pulumi.RunError` for config)."""
+    mocks = mocks or ProviderMocks()
+    monitor = RecordingMonitor(mocks)
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(
+        mocks, project=config.project, stack=config.stack, preview=preview, monitor=monitor
+    )
+    values, secret_keys = config.to_pulumi()
+    pulumi.runtime.set_all_config(values, secret_keys)
+
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+
+    async def program() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+        root = runtime_settings.get_root_resource()
+        for key, value in getattr(root, "outputs", {}).items():
+            output = pulumi.Output.from_input(value)
+            outputs[key] = await output.future(with_unknowns=True)
+            if await output.is_secret():
+                secret_outputs.add(key)
+
+    _sync_await(run_pulumi_func(program))
+
+    resources = []
+    for urn in monitor.order:
+        registration = monitor.resources.get(urn)
+        state = dict(registration.state or {}) if registration is not None else {}
+        resources.append(
+            Registered(urn=urn, inputs=monitor.inputs[urn], state=state, **monitor.options[urn])
+        )
+    return ProgramRun(resources=resources, outputs=outputs, secret_outputs=secret_outputs)

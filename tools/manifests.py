@@ -1,0 +1,52 @@
+"""Turn recorded registrations into Kubernetes manifests fit for review and schema validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from tools.harness import Registered, is_secret
+from tools.stack_config import SECRET_PLACEHOLDER
+
+
+def _clean(value: Any) -> Any:
+    """Wire format to manifest: secrets masked, whole floats back to ints, nulls dropped."""
+    if is_secret(value):
+        return _mask(value["value"])
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _mask(value: Any) -> Any:
+    """Keep a secret's shape (its keys), never its values."""
+    if isinstance(value, Mapping):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return SECRET_PLACEHOLDER
+
+
+def to_manifest(resource: Registered) -> dict[str, Any]:
+    manifest = _clean(resource.state)
+    if manifest.get("kind") == "Secret":
+        # Belt and braces: whatever reached a Secret's data is shown as the placeholder.
+        for key in ("data", "stringData"):
+            if key in manifest:
+                manifest[key] = _mask(manifest[key])
+    return manifest
+
+
+def file_name(resource: Registered) -> str:
+    """Stable per object: kind plus the program's logical name, not the content-hashed name."""
+    return f"{resource.kind.lower()}-{resource.name}.yaml"
+
+
+def dump(manifest: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(manifest), sort_keys=True, default_flow_style=False, width=100)

@@ -1,0 +1,142 @@
+"""Render an environment's Kubernetes objects offline: `python -m tools.render STACK [--out DIR]`.
+
+Runs the real `__main__.py` under Pulumi's mock runtime with the stack's config and writes every
+Kubernetes object it registers as YAML, one object per file, so that `diff -r` of two renders is a
+review diff. Needs no Pulumi CLI, cluster, Docker or secrets: `secure:` values are never
+decrypted, and every Secret value shows as `[secret]`.
+
+Exit codes: 0 rendered; 2 bad project, stack file or config (one line on stderr, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components.catalog import CATALOG
+from components.settings import required_secrets
+from tools.harness import ProgramRun, Registered, reveal, run_program, shutdown
+from tools.manifests import dump, file_name, to_manifest
+from tools.stack_config import ROOT, SECRET_PLACEHOLDER, StackConfig, StackFileError, load_stack
+
+
+@dataclass
+class Render:
+    """The outcome of a render, for the summary and for callers such as the tests."""
+
+    stack: StackConfig
+    run: ProgramRun
+    manifests: dict[str, dict[str, Any]]
+    """File name to manifest, in registration order."""
+    missing_secrets: dict[str, list[str]] = field(default_factory=dict)
+
+
+def fill_missing_secrets(config: StackConfig) -> dict[str, list[str]]:
+    """Stand in `[secret]` for each required secret the stack file lacks; return what was missing.
+
+    A reviewer renders without the secrets; `pulumi up` still refuses to run without them.
+    """
+    secrets = config.values.get("secrets")
+    services = config.values.get("services")
+    if not isinstance(secrets, dict):
+        if secrets is not None:
+            return {}  # let the program's own check name the malformed key
+        secrets = {}
+    services = services if isinstance(services, dict) else {}
+    missing: dict[str, list[str]] = {}
+    for spec in CATALOG.values():
+        given = secrets.get(spec.name)
+        if given is not None and not isinstance(given, dict):
+            continue
+        given = dict(given or {})
+        lacking = [n for n in required_secrets(spec, services.get(spec.name)) if n not in given]
+        if lacking:
+            missing[spec.name] = lacking
+            given.update({name: SECRET_PLACEHOLDER for name in lacking})
+            secrets[spec.name] = given
+    if missing:
+        config.values["secrets"] = secrets
+        config.secret_keys.add("secrets")
+    return missing
+
+
+def render(stack: str, root: Path = ROOT, config: StackConfig | None = None) -> Render:
+    """Run the program for `stack` and collect its manifests (raises on bad input)."""
+    config = config or load_stack(stack, root)
+    missing = fill_missing_secrets(config)
+    run = run_program(config, main=root / "__main__.py")
+    manifests = {file_name(r): to_manifest(r) for r in run.kubernetes()}
+    return Render(stack=config, run=run, manifests=manifests, missing_secrets=missing)
+
+
+def write(result: Render, out: Path) -> list[Path]:
+    """Replace `out` with one file per object."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    paths = []
+    for name, manifest in result.manifests.items():
+        path = out / name
+        path.write_text(dump(manifest))
+        paths.append(path)
+    return paths
+
+
+def _container(deployment: Registered) -> dict[str, Any]:
+    return reveal(deployment.state)["spec"]["template"]["spec"]["containers"][0]
+
+
+def summary(result: Render) -> str:
+    """A short, secret-free account of what the environment runs."""
+    run = result.run
+    lines = [f"stack {result.stack.stack}: namespace {run.outputs.get('namespace')}"]
+    config_maps = {r.name: reveal(r.state) for r in run.kubernetes() if r.kind == "ConfigMap"}
+    secrets = {r.name: reveal(r.state) for r in run.kubernetes() if r.kind == "Secret"}
+    for deployment in (r for r in run.kubernetes() if r.kind == "Deployment"):
+        spec = reveal(deployment.state)["spec"]
+        container = _container(deployment)
+        variables = sorted((config_maps.get(deployment.name) or {}).get("data", {}))
+        secret_names = sorted((secrets.get(deployment.name) or {}).get("stringData", {}))
+        lines.append(
+            f"  {deployment.name}: image {container['image']}, replicas {int(spec['replicas'])}"
+        )
+        lines.append(f"    variables: {', '.join(variables) or '-'}")
+        lines.append(f"    secrets:   {', '.join(secret_names) or '-'}")
+    for service, names in result.missing_secrets.items():
+        lines.append(
+            f"  note: secrets.{service} lacks {', '.join(names)} "
+            f"(rendered as {SECRET_PLACEHOLDER}; `pulumi up` refuses until they are set)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.render", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("stack", help="stack name, e.g. dev or prod (reads Pulumi.<stack>.yaml)")
+    parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>)")
+    args = parser.parse_args(argv)
+    out = args.out or ROOT / "rendered" / args.stack
+    try:
+        result = render(args.stack)
+    except (StackFileError, pulumi.RunError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown()
+    paths = write(result, out)
+    print(summary(result))
+    print(f"wrote {len(paths)} objects to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Read a stack's config from `Pulumi.yaml` and `Pulumi.<stack>.yaml` the way the CLI does.
+
+Project-level config (`config:` in `Pulumi.yaml`, each key's `value` or `default`) comes first;
+the stack file overrides it key by key, whole objects at a time. `secure:` values are never
+decrypted: they become the placeholder `[secret]` and their key is marked secret, as the CLI
+marks it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_PLACEHOLDER = "[secret]"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackFileError(Exception):
+    """A project or stack file that cannot be read; the message is one line."""
+
+
+@dataclass
+class StackConfig:
+    """One stack's config: project-namespace keys without their prefix, plus secret keys."""
+
+    project: str
+    stack: str
+    values: dict[str, Any]
+    secret_keys: set[str] = field(default_factory=set)
+    other: dict[str, Any] = field(default_factory=dict)
+    """Keys of other namespaces (`kubernetes:context`), passed through unchanged."""
+
+    def to_pulumi(self) -> tuple[dict[str, str], list[str]]:
+        """The config map and secret-key list as the CLI hands them to a program."""
+        config: dict[str, str] = {}
+        for key, value in self.values.items():
+            config[f"{self.project}:{key}"] = _wire(value)
+        for key, value in self.other.items():
+            config[key] = _wire(value)
+        secret = [f"{self.project}:{key}" for key in sorted(self.secret_keys)]
+        return config, secret
+
+
+def _wire(value: Any) -> str:
+    if isinstance(value, (Mapping, list)):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StackFileError(f"{path.name}: no such file") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise StackFileError(f"{path.name}: not valid YAML{where}: {problem}") from None
+
+
+def _unsecure(value: Any) -> tuple[Any, bool]:
+    """Replace `{secure: ...}` leaves with the placeholder; say whether there were any."""
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        found = False
+        out = {}
+        for key, item in value.items():
+            out[key], secret = _unsecure(item)
+            found = found or secret
+        return out, found
+    if isinstance(value, list):
+        items = [_unsecure(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
+
+
+def _project_defaults(project_file: Mapping[str, Any], project: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, entry in (project_file.get("config") or {}).items():
+        name = key.split(":", 1)[1] if key.startswith(f"{project}:") else key
+        if ":" in name:
+            continue
+        if isinstance(entry, Mapping) and (
+            "value" in entry or "default" in entry or "type" in entry
+        ):
+            if "value" in entry:
+                values[name] = entry["value"]
+            elif "default" in entry:
+                values[name] = entry["default"]
+        else:
+            values[name] = entry
+    return values
+
+
+def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
+    """Merge `Pulumi.yaml` project config and `Pulumi.<stack>.yaml` for `stack`."""
+    project_file = _read_yaml(root / "Pulumi.yaml")
+    if not isinstance(project_file, Mapping) or not project_file.get("name"):
+        raise StackFileError("Pulumi.yaml: must be a mapping with a project `name`")
+    project = str(project_file["name"])
+    stack_path = root / f"Pulumi.{stack}.yaml"
+    stack_file = _read_yaml(stack_path)
+    if stack_file is None:
+        stack_file = {}
+    if not isinstance(stack_file, Mapping):
+        raise StackFileError(f"{stack_path.name}: must be a mapping with a `config:` section")
+    config = stack_file.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise StackFileError(f"{stack_path.name}: `config` must be a mapping of keys to values")
+
+    values = _project_defaults(project_file, project)
+    other: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for key, raw in config.items():
+        value, secret = _unsecure(raw)
+        namespace, _, name = str(key).rpartition(":")
+        if namespace in ("", project):
+            values[name] = value
+            if secret:
+                secret_keys.add(name)
+        else:
+            other[str(key)] = value
+    return StackConfig(
+        project=project, stack=stack, values=values, secret_keys=secret_keys, other=other
+    )
