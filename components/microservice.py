@@ -170,12 +170,13 @@ class Microservice(pulumi.ComponentResource):
         if self.secret is not None:
             env_from.append({"secret_ref": {"name": self.secret.metadata.name}})
         pinned = self.image is not None or "@sha256:" in (svc.image or "")
+        pull_policy = svc.image_pull_policy or ("IfNotPresent" if pinned else "Always")
         container = {
             "name": svc.name,
             "image": self.image_ref,
             # A tag such as 1.0.0-dev is re-pushed on every commit of its branch: pull it each
             # time. A digest never changes, so the node's copy is good.
-            "image_pull_policy": "IfNotPresent" if pinned else "Always",
+            "image_pull_policy": pull_policy,
             "ports": [{"name": "http", "container_port": svc.spec.port, "protocol": "TCP"}],
             "env_from": env_from,
         }
@@ -198,7 +199,7 @@ class Microservice(pulumi.ComponentResource):
             self._instance,
             metadata=self._metadata(self._instance),
             spec={
-                "type": "ClusterIP",
+                "type": self._args.service.service_type,
                 "selector": self._selector,
                 "ports": [
                     {"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}

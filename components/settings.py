@@ -15,7 +15,8 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import CATALOG, DEFAULT_REGISTRY, SENSITIVE_VARIABLES, ServiceSpec
+from components import catalog
+from components.catalog import DEFAULT_REGISTRY, SENSITIVE_VARIABLES, ServiceSpec
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -23,8 +24,10 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _MAX_NAME = 63
 
-SERVICE_KEYS = frozenset({"replicas", "env", "build", "image"})
+SERVICE_KEYS = frozenset({"replicas", "env", "build", "image", "imagePullPolicy", "serviceType"})
 BUILD_KEYS = frozenset({"context", "dockerfile", "platform"})
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 
 class ConfigError(pulumi.RunError):
@@ -60,6 +63,9 @@ class ServiceSettings:
     secrets: Mapping[str, Sensitive]
     build: BuildSettings | None = None
     image: str | None = None
+    service_type: str = "ClusterIP"
+    image_pull_policy: str | None = None
+    """None: `IfNotPresent` for a digest, `Always` for a tag (tags are re-pushed per commit)."""
 
     @property
     def name(self) -> str:
@@ -215,11 +221,18 @@ def _build(check: _Checker, key: str, value: Any) -> BuildSettings | None:
         if raw.get(optional) is not None and not isinstance(raw.get(optional), str):
             check.fail(f"{key}.{optional}", f"must be a string, not {_kind(raw.get(optional))}")
     return BuildSettings(
-        context=context, dockerfile=raw.get("dockerfile"), platform=raw.get("platform")
+        context=context,
+        dockerfile=raw.get("dockerfile"),
+        platform=raw.get("platform"),
     )
 
 
-def load(raw: Mapping[str, Any], *, secret_keys: Iterable[str] = ()) -> EnvironmentSettings:
+def load(
+    raw: Mapping[str, Any],
+    *,
+    secret_keys: Iterable[str] = (),
+    services_catalog: Mapping[str, ServiceSpec] | None = None,
+) -> EnvironmentSettings:
     """Check the project's config (keys without the namespace) and return typed settings.
 
     `secret_keys` lists the keys the CLI marks as secret; `secrets` must be one of them, which
@@ -227,6 +240,7 @@ def load(raw: Mapping[str, Any], *, secret_keys: Iterable[str] = ()) -> Environm
     """
     check = _Checker()
     secret_keys = set(secret_keys)
+    known = catalog.CATALOG if services_catalog is None else services_catalog
 
     environment = check.label("environment", raw.get("environment"), required=True)
     prefix = check.label("prefix", raw.get("prefix"), required=True)
@@ -247,21 +261,24 @@ def load(raw: Mapping[str, Any], *, secret_keys: Iterable[str] = ()) -> Environm
         )
 
     for name in sorted(set(services_raw) | set(secrets_raw)):
-        if name not in CATALOG:
+        if name not in known:
             where = "services" if name in services_raw else "secrets"
             check.fail(
                 f"{where}.{name}",
-                f"unknown service (known: {', '.join(sorted(CATALOG))})",
+                f"unknown service (known: {', '.join(sorted(known))})",
             )
 
     services = []
-    for spec in CATALOG.values():
+    allowed_types = _allowed_service_types(check, raw.get("allowedServiceTypes"))
+    for spec in known.values():
         services.append(
-            _service(check, spec, services_raw.get(spec.name), secrets_raw.get(spec.name))
+            _service(
+                check, spec, services_raw.get(spec.name), secrets_raw.get(spec.name), allowed_types
+            )
         )
 
     if prefix is not None:
-        longest = max(CATALOG, key=len)
+        longest = max(known, key=len)
         if len(f"{prefix}-{longest}") > _MAX_NAME:
             check.fail(
                 "prefix", f"{prefix!r} is too long: '{prefix}-{longest}' exceeds 63 characters"
@@ -308,8 +325,24 @@ def required_secrets(spec: ServiceSpec, raw_service: Any) -> tuple[str, ...]:
     return spec.required_secrets
 
 
+def _allowed_service_types(check: _Checker, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ("ClusterIP",)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        check.fail("allowedServiceTypes", f"must be a list of Service types, not {_kind(value)}")
+        return ("ClusterIP",)
+    for item in value:
+        if item not in SERVICE_TYPES:
+            check.fail("allowedServiceTypes", f"{item!r} is not one of {', '.join(SERVICE_TYPES)}")
+    return tuple(value)
+
+
 def _service(
-    check: _Checker, spec: ServiceSpec, raw_service: Any, raw_secrets: Any
+    check: _Checker,
+    spec: ServiceSpec,
+    raw_service: Any,
+    raw_secrets: Any,
+    allowed_types: tuple[str, ...],
 ) -> ServiceSettings:
     key = f"services.{spec.name}"
     raw = check.mapping(key, raw_service)
@@ -344,8 +377,31 @@ def _service(
     if build and image:
         check.fail(key, "set either `image` (a published image) or `build`, not both")
 
+    service_type = raw.get("serviceType", "ClusterIP")
+    if service_type not in allowed_types:
+        check.fail(
+            f"{key}.serviceType",
+            f"{service_type!r} is not allowed in this environment "
+            f"(allowedServiceTypes: {', '.join(allowed_types)})",
+        )
+        service_type = "ClusterIP"
+
+    pull_policy = raw.get("imagePullPolicy")
+    if pull_policy is not None and pull_policy not in PULL_POLICIES:
+        check.fail(
+            f"{key}.imagePullPolicy", f"{pull_policy!r} is not one of {', '.join(PULL_POLICIES)}"
+        )
+        pull_policy = None
+
     return ServiceSettings(
-        spec=spec, replicas=replicas, env=env, secrets=secrets, build=build, image=image
+        spec=spec,
+        image_pull_policy=pull_policy,
+        replicas=replicas,
+        env=env,
+        secrets=secrets,
+        build=build,
+        image=image,
+        service_type=service_type,
     )
 
 
@@ -356,7 +412,7 @@ def from_pulumi_config(config: pulumi.Config | None = None) -> EnvironmentSettin
     secret_keys = []
     for key in ("environment", "prefix", "version", "registry", "registryUsername"):
         raw[key] = config.get(key)
-    for key in ("services", "secrets"):
+    for key in ("services", "secrets", "allowedServiceTypes"):
         raw[key] = _object(config, key)
     # Read as plain values only to check them; the component turns them back into secrets.
     raw["registryPassword"] = config.get("registryPassword")

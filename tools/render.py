@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import CATALOG
+from components import catalog
 from components.settings import required_secrets
 from tools.harness import ProgramRun, Registered, reveal, run_program, shutdown
 from tools.manifests import dump, file_name, to_manifest
@@ -51,7 +51,7 @@ def fill_missing_secrets(config: StackConfig) -> dict[str, list[str]]:
         secrets = {}
     services = services if isinstance(services, dict) else {}
     missing: dict[str, list[str]] = {}
-    for spec in CATALOG.values():
+    for spec in catalog.CATALOG.values():
         given = secrets.get(spec.name)
         if given is not None and not isinstance(given, dict):
             continue
