@@ -10,6 +10,10 @@ import pulumi_kubernetes as k8s
 from components.catalog import PROJECT
 from components.settings import EnvironmentSettings
 
+TIER_LABEL = "notification-delivery/tier"
+"""`production` or `non-production`: which rule set the policy pack applies to the namespace."""
+ALLOWED_SERVICE_TYPES_ANNOTATION = "notification-delivery/allowed-service-types"
+
 
 @dataclass(frozen=True)
 class EnvironmentArgs:
@@ -38,10 +42,19 @@ class Environment(pulumi.ComponentResource):
             "app.kubernetes.io/part-of": PROJECT,
             "app.kubernetes.io/managed-by": "pulumi",
             "app.kubernetes.io/instance": settings.prefix,
+            TIER_LABEL: "production" if settings.production else "non-production",
+        }
+        annotations = {
+            # Read by the policy pack, which sees objects, not stack config.
+            ALLOWED_SERVICE_TYPES_ANNOTATION: ",".join(settings.allowed_service_types),
         }
         self.namespace = k8s.core.v1.Namespace(
             settings.environment,
-            metadata={"name": settings.environment, "labels": labels},
+            metadata={
+                "name": settings.environment,
+                "labels": labels,
+                "annotations": annotations,
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.namespace_name = self.namespace.metadata.apply(lambda m: m.name)

@@ -88,6 +88,9 @@ class EnvironmentSettings:
     version: str
     registry: RegistrySettings
     services: tuple[ServiceSettings, ...]
+    production: bool = False
+    """Production rules apply (protect, 2+ replicas); default: the environment is `production`."""
+    allowed_service_types: tuple[str, ...] = ("ClusterIP",)
 
     @property
     def image_tag(self) -> str:
@@ -284,6 +287,14 @@ def load(
                 "prefix", f"{prefix!r} is too long: '{prefix}-{longest}' exceeds 63 characters"
             )
 
+    production = raw.get("production")
+    if production is None:
+        production = environment == "production"
+    elif isinstance(production, str) and production in ("true", "false"):
+        production = production == "true"
+    elif not isinstance(production, bool):
+        check.fail("production", f"must be true or false, not {production!r}")
+
     if check.errors:
         raise ConfigError("invalid stack config: " + "; ".join(check.errors))
     assert environment and prefix and isinstance(version, str)
@@ -293,6 +304,8 @@ def load(
         version=version,
         registry=registry,
         services=tuple(services),
+        production=bool(production),
+        allowed_service_types=allowed_types,
     )
 
 
@@ -410,7 +423,7 @@ def from_pulumi_config(config: pulumi.Config | None = None) -> EnvironmentSettin
     config = config or pulumi.Config()
     raw: dict[str, Any] = {}
     secret_keys = []
-    for key in ("environment", "prefix", "version", "registry", "registryUsername"):
+    for key in ("environment", "prefix", "version", "registry", "registryUsername", "production"):
         raw[key] = config.get(key)
     for key in ("services", "secrets", "allowedServiceTypes"):
         raw[key] = _object(config, key)
