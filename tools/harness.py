@@ -13,6 +13,7 @@ import gc
 import hashlib
 import json
 import runpy
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,17 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and SECRET_SIG in value
 
 
+def contains_secret(value: Any) -> bool:
+    """True when any part of `value` is a secret envelope."""
+    if is_secret(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_secret(v) for v in value)
+    return False
+
+
 def reveal(value: Any) -> Any:
     """Strip secret envelopes (for assertions on structure, never for output)."""
     if is_secret(value):
@@ -121,10 +133,12 @@ class _Capturing(pulumi.runtime.Mocks):
 
     def __init__(self, inner: pulumi.runtime.Mocks) -> None:
         self.inner = inner
-        self.last_inputs: dict[str, Any] = {}
+        # Registrations run concurrently on the SDK's worker threads; each thread handles one
+        # registration at a time, start to finish.
+        self.latest = threading.local()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        self.last_inputs = dict(args.inputs)
+        self.latest.inputs = dict(args.inputs)
         return self.inner.new_resource(args)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
@@ -142,11 +156,11 @@ class RecordingMonitor(MockMonitor):
         self.order: list[str] = []
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
-        self.capturing.last_inputs = {}
+        self.capturing.latest.inputs = {}
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.order.append(response.urn)
-            self.inputs[response.urn] = self.capturing.last_inputs
+            self.inputs[response.urn] = self.capturing.latest.inputs
             self.options[response.urn] = {
                 "type": request.type,
                 "name": request.name,
@@ -211,7 +225,8 @@ def run_program(
     _sync_await(run_pulumi_func(program))
 
     resources = []
-    for urn in monitor.order:
+    # Registrations complete in whatever order the worker threads finish; sort for stable output.
+    for urn in sorted(monitor.order):
         registration = monitor.resources.get(urn)
         state = dict(registration.state or {}) if registration is not None else {}
         resources.append(

@@ -123,10 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("stack", help="stack name, e.g. dev or prod (reads Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>)")
+    parser.add_argument(
+        "-C",
+        "--project-dir",
+        type=Path,
+        default=ROOT,
+        help="folder holding Pulumi.yaml, the stack files and __main__.py (default: this repo)",
+    )
     args = parser.parse_args(argv)
-    out = args.out or ROOT / "rendered" / args.stack
+    out = args.out or args.project_dir / "rendered" / args.stack
     try:
-        result = render(args.stack)
+        result = render(args.stack, root=args.project_dir)
     except (StackFileError, pulumi.RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,73 @@
+"""Shared helpers: stack config as the CLI would hand it over, and runs of the real program."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.catalog import CATALOG
+from tools.harness import ProgramRun, ProviderMocks, run_program
+from tools.stack_config import StackConfig, load_stack
+
+
+def secret_value(service: str, name: str) -> str:
+    """A distinctive value per secret, easy to search for in anything the program emits."""
+    return f"s3cr3t-{service}-{name}-7f3a9c"
+
+
+def all_secrets() -> dict[str, dict[str, str]]:
+    return {
+        spec.name: {name: secret_value(spec.name, name) for name in spec.required_secrets}
+        for spec in CATALOG.values()
+    }
+
+
+def stack_with_secrets(stack: str = "dev") -> StackConfig:
+    """The committed stack file plus every required secret, marked secret as `--secret` does."""
+    config = load_stack(stack)
+    config.values["secrets"] = all_secrets()
+    config.secret_keys.add("secrets")
+    return config
+
+
+class CountingMocks(ProviderMocks):
+    """Provider stand-in that also remembers every resource it was asked to create."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def new_resource(self, args):  # type: ignore[override]
+        self.created.append(f"{args.typ}::{args.name}")
+        return super().new_resource(args)
+
+
+@pytest.fixture
+def run() -> Callable[[StackConfig], ProgramRun]:
+    def _run(config: StackConfig) -> ProgramRun:
+        return run_program(config)
+
+    return _run
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> ProgramRun:
+    return run_program(stack_with_secrets("dev"))
+
+
+@pytest.fixture(scope="session")
+def prod_run() -> ProgramRun:
+    return run_program(stack_with_secrets("prod"))
+
+
+def edited(config: StackConfig, path: str, value: Any) -> StackConfig:
+    """A deep copy of `config` with the dotted `path` (as `pulumi config set --path`) set."""
+    result = copy.deepcopy(config)
+    keys = path.split(".")
+    node = result.values
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    return result

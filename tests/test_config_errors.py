@@ -1,0 +1,223 @@
+"""Bad input: one clear line naming the key, raised before any resource is registered."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.settings import ConfigError
+from tests.conftest import CountingMocks, edited, stack_with_secrets
+from tools.harness import run_program
+from tools.stack_config import ROOT, StackFileError, load_stack
+
+PREFIX = "invalid stack config: "
+
+CASES = {
+    "missing environment": (
+        "environment",
+        None,
+        "environment: is required; set it with `pulumi config set environment <value>`",
+    ),
+    "missing prefix": (
+        "prefix",
+        None,
+        "prefix: is required; set it with `pulumi config set prefix <value>`",
+    ),
+    "prefix not a DNS label": (
+        "prefix",
+        "Dev_1",
+        "prefix: 'Dev_1' is not a DNS label (lower-case letters, digits and '-', "
+        "starting with a letter, at most 63 characters)",
+    ),
+    "environment not a DNS label": (
+        "environment",
+        "my env",
+        "environment: 'my env' is not a DNS label (lower-case letters, digits and '-', "
+        "starting with a letter, at most 63 characters)",
+    ),
+    "negative replicas": (
+        "services.event-service.replicas",
+        -1,
+        "services.event-service.replicas: must be 0 or more, not -1",
+    ),
+    "replicas not an integer": (
+        "services.event-service.replicas",
+        "two",
+        "services.event-service.replicas: must be a whole number, not 'two'",
+    ),
+    "fractional replicas": (
+        "services.event-service.replicas",
+        1.5,
+        "services.event-service.replicas: must be a whole number, not 1.5",
+    ),
+    "unknown service": (
+        "services.email-service",
+        {"replicas": 1},
+        "services.email-service: unknown service "
+        "(known: event-service, notification-service, reminder-service)",
+    ),
+    "variable name Kubernetes would reject": (
+        "services.reminder-service.env.BAD=NAME",
+        "x",
+        "services.reminder-service.env.BAD=NAME: not a valid variable name "
+        "(letters, digits and '_', not starting with a digit)",
+    ),
+    "variable value is a mapping": (
+        "services.reminder-service.env.LOG",
+        {"level": "debug"},
+        "services.reminder-service.env.LOG: must be a string, not a mapping",
+    ),
+    "variable value is a list": (
+        "services.reminder-service.env.HOSTS",
+        ["a", "b"],
+        "services.reminder-service.env.HOSTS: must be a string, not a list",
+    ),
+    "secret in plain variables": (
+        "services.reminder-service.env.DB_PASS",
+        "hunter2",
+        "services.reminder-service.env.DB_PASS: DB_PASS is a secret and must not be stored in "
+        "plain text; set it with "
+        "`pulumi config set --secret --path 'secrets.reminder-service.DB_PASS' <value>`",
+    ),
+    "misspelt service key": (
+        "services.event-service.replica",
+        2,
+        "services.event-service.replica: unknown key "
+        "(allowed: build, env, image, imagePullPolicy, replicas, serviceType)",
+    ),
+    "NodePort where not allowed": (
+        "services.reminder-service.serviceType",
+        "NodePort",
+        "services.reminder-service.serviceType: 'NodePort' is not allowed in this environment "
+        "(allowedServiceTypes: ClusterIP)",
+    ),
+    "required variable emptied": (
+        "services.notification-service.env.NOTIFICATION_QUEUE_URL",
+        "",
+        "services.notification-service.env: missing required variable(s) NOTIFICATION_QUEUE_URL; "
+        "set each with `pulumi config set --path "
+        "'services.notification-service.env.NOTIFICATION_QUEUE_URL' <value>`",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_config_names_the_key_and_creates_nothing(case: str):
+    path, value, message = CASES[case]
+    config = stack_with_secrets("dev")
+    if value is None:
+        del config.values[path]
+    else:
+        config = edited(config, path, value)
+    mocks = CountingMocks()
+    with pytest.raises(ConfigError) as error:
+        run_program(config, mocks=mocks)
+    assert str(error.value) == PREFIX + message
+    assert isinstance(error.value, pulumi.RunError)  # the CLI prints it without a traceback
+    assert "\n" not in str(error.value)
+    assert mocks.created == []
+
+
+def test_missing_required_secret_names_each_one_and_the_command():
+    config = stack_with_secrets("dev")
+    del config.values["secrets"]["notification-service"]["FCM_PROJECT_CONFIG"]
+    del config.values["secrets"]["notification-service"]["DB_PASS"]
+    mocks = CountingMocks()
+    with pytest.raises(ConfigError) as error:
+        run_program(config, mocks=mocks)
+    assert str(error.value) == (
+        PREFIX + "secrets.notification-service: missing required secret(s) DB_PASS, "
+        "FCM_PROJECT_CONFIG; set each with "
+        "`pulumi config set --secret --path 'secrets.notification-service.DB_PASS' <value>`"
+    )
+    assert mocks.created == []
+
+
+def test_unknown_service_under_secrets():
+    config = edited(stack_with_secrets("dev"), "secrets.mailer", {"TOKEN": "x"})
+    with pytest.raises(ConfigError) as error:
+        run_program(config, mocks=CountingMocks())
+    assert str(error.value) == (
+        PREFIX + "secrets.mailer: unknown service "
+        "(known: event-service, notification-service, reminder-service)"
+    )
+
+
+def test_secrets_set_without_secret_flag_are_refused():
+    config = stack_with_secrets("dev")
+    config.secret_keys.discard("secrets")
+    with pytest.raises(ConfigError) as error:
+        run_program(config, mocks=CountingMocks())
+    assert str(error.value) == (
+        PREFIX + "secrets: values are stored in plain text; set each with "
+        "`pulumi config set --secret --path 'secrets.<service>.<VAR>' <value>`"
+    )
+
+
+def test_several_problems_are_reported_together_on_one_line():
+    config = edited(stack_with_secrets("dev"), "services.event-service.replicas", -2)
+    config = edited(config, "prefix", "Bad Prefix")
+    with pytest.raises(ConfigError) as error:
+        run_program(config, mocks=CountingMocks())
+    text = str(error.value)
+    assert "\n" not in text
+    assert "prefix: 'Bad Prefix' is not a DNS label" in text
+    assert "services.event-service.replicas: must be 0 or more, not -2" in text
+
+
+def test_stack_file_that_is_not_yaml(tmp_path: Path):
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  notification-delivery:prefix: [dev\n")
+    with pytest.raises(StackFileError) as error:
+        load_stack("broken", root=tmp_path)
+    assert str(error.value).startswith("Pulumi.broken.yaml: not valid YAML (line 3, column 1)")
+
+
+def _render_cli(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess:
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((ROOT / name).read_text())
+    (project / "Pulumi.bad.yaml").write_text(stack_text)
+    out = tmp_path / "out"
+    return subprocess.run(
+        [sys.executable, "-m", "tools.render", "bad", "-C", str(project), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stack_text", "expected"),
+    [
+        (
+            "config: [unclosed\n",
+            "error: Pulumi.bad.yaml: not valid YAML (line 2, column 1): "
+            "expected ',' or ']', but got '<stream end>'",
+        ),
+        (
+            "config:\n  notification-delivery:environment: development\n"
+            "  notification-delivery:prefix: dev\n"
+            "  notification-delivery:services:\n    event-service:\n      replicas: -3\n",
+            "error: invalid stack config: ",
+        ),
+    ],
+    ids=["not-yaml", "negative-replicas"],
+)
+def test_render_cli_exits_2_with_one_line_and_writes_nothing(tmp_path, stack_text, expected):
+    result = _render_cli(tmp_path, stack_text)
+    if "replicas: -3" in stack_text:
+        assert "services.event-service.replicas: must be 0 or more, not -3" in result.stderr
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(expected), lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

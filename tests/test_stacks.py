@@ -1,0 +1,237 @@
+"""What each environment contains: names, namespaces, images, replicas, variables and wiring."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.catalog import CATALOG, CONTAINER_PORT
+from tests.conftest import all_secrets, stack_with_secrets
+from tools.harness import ProgramRun, Registered, reveal, run_program
+from tools.stack_config import ROOT, load_stack
+
+STACKS = {
+    # stack: (namespace, prefix, replicas per service)
+    "dev": ("development", "dev", 1),
+    "prod": ("production", "prod", 2),
+}
+
+
+@pytest.fixture(params=sorted(STACKS))
+def stack(request, dev_run, prod_run) -> tuple[str, ProgramRun]:
+    return request.param, {"dev": dev_run, "prod": prod_run}[request.param]
+
+
+def manifest(resource: Registered) -> dict:
+    return reveal(resource.state)
+
+
+def pod_spec(run: ProgramRun, name: str) -> dict:
+    return manifest(run.find("Deployment", name))["spec"]["template"]["spec"]
+
+
+def test_one_namespace_named_after_the_environment(stack):
+    name, run = stack
+    namespace, prefix, _ = STACKS[name]
+    namespaces = [manifest(r) for r in run.kubernetes() if r.kind == "Namespace"]
+    assert [ns["metadata"]["name"] for ns in namespaces] == [namespace]
+    labels = namespaces[0]["metadata"]["labels"]
+    assert labels["name"] == namespace
+    assert labels["app.kubernetes.io/part-of"] == "notification-delivery"
+    assert labels["app.kubernetes.io/instance"] == prefix
+
+
+def test_every_object_is_in_the_namespace_and_carries_the_prefix(stack):
+    name, run = stack
+    namespace, prefix, _ = STACKS[name]
+    namespaced = [manifest(r) for r in run.kubernetes() if r.kind != "Namespace"]
+    assert namespaced
+    for obj in namespaced:
+        assert obj["metadata"]["namespace"] == namespace, obj["metadata"]
+        assert obj["metadata"]["name"].startswith(f"{prefix}-"), obj["metadata"]
+
+
+def test_deployments_and_services_are_named_prefix_dash_service(stack):
+    name, run = stack
+    _, prefix, _ = STACKS[name]
+    deployments = {
+        manifest(r)["metadata"]["name"] for r in run.kubernetes() if r.kind == "Deployment"
+    }
+    services = {manifest(r)["metadata"]["name"] for r in run.kubernetes() if r.kind == "Service"}
+    assert deployments == {f"{prefix}-{s}" for s in CATALOG}
+    # event-service is a queue worker with no HTTP route: it gets no Service.
+    assert services == {f"{prefix}-reminder-service", f"{prefix}-notification-service"}
+
+
+def test_image_tag_is_version_dash_prefix_from_the_default_registry(stack):
+    name, run = stack
+    _, prefix, _ = STACKS[name]
+    for service in CATALOG:
+        container = pod_spec(run, f"{prefix}-{service}")["containers"][0]
+        assert container["image"] == f"docker.io/adisakshya/{service}:1.0.0-{prefix}"
+        # Tags are re-pushed on every commit of their branch, so they must be pulled again.
+        assert container["imagePullPolicy"] == "Always"
+
+
+def test_replicas_come_from_the_stack(stack):
+    name, run = stack
+    _, prefix, replicas = STACKS[name]
+    for service in CATALOG:
+        spec = manifest(run.find("Deployment", f"{prefix}-{service}"))["spec"]
+        assert spec["replicas"] == replicas
+
+
+def test_variables_are_catalog_defaults_overridden_by_the_stack(stack):
+    name, run = stack
+    _, prefix, _ = STACKS[name]
+    stack_env = load_stack(name).values["services"]
+    for service, spec in CATALOG.items():
+        config_map = next(
+            manifest(r)
+            for r in run.kubernetes()
+            if r.kind == "ConfigMap" and r.name == f"{prefix}-{service}"
+        )
+        expected = {**spec.env, **{k: str(v) for k, v in stack_env[service]["env"].items()}}
+        assert config_map["data"] == expected
+        assert config_map["data"]["NODE_ENV"] == "production"
+        assert config_map["data"]["PORT"] == str(CONTAINER_PORT)
+
+
+def test_container_reads_its_own_configmap_and_secret(stack):
+    name, run = stack
+    _, prefix, _ = STACKS[name]
+    for service in CATALOG:
+        instance = f"{prefix}-{service}"
+        config_map = next(
+            r for r in run.kubernetes() if r.kind == "ConfigMap" and r.name == instance
+        )
+        secret = next(r for r in run.kubernetes() if r.kind == "Secret" and r.name == instance)
+        env_from = pod_spec(run, instance)["containers"][0]["envFrom"]
+        assert env_from == [
+            {"configMapRef": {"name": manifest(config_map)["metadata"]["name"]}},
+            {"secretRef": {"name": manifest(secret)["metadata"]["name"]}},
+        ]
+        # The original event/notification manifests wired reminder-service's secret: never again.
+        assert manifest(secret)["metadata"]["name"].startswith(f"{instance}-")
+        assert set(reveal(secret.inputs)["stringData"]) == set(CATALOG[service].required_secrets)
+
+
+def test_selector_is_stable_and_services_select_the_pods(stack):
+    name, run = stack
+    _, prefix, _ = STACKS[name]
+    for service in CATALOG:
+        deployment = manifest(run.find("Deployment", f"{prefix}-{service}"))
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        # Nothing release-specific: a Deployment's selector cannot change without a replacement.
+        assert selector == {
+            "app.kubernetes.io/name": service,
+            "app.kubernetes.io/instance": f"{prefix}-{service}",
+        }
+        template_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= template_labels.items()
+        assert template_labels["app.kubernetes.io/version"] == "1.0.0"
+        assert template_labels["app.kubernetes.io/managed-by"] == "pulumi"
+        assert template_labels["app.kubernetes.io/part-of"] == "notification-delivery"
+        if CATALOG[service].http:
+            svc = manifest(run.find("Service", f"{prefix}-{service}"))
+            assert svc["spec"]["selector"] == selector
+            assert svc["spec"]["type"] == "ClusterIP"
+            assert svc["spec"]["ports"] == [
+                {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+            ]
+            ports = pod_spec(run, f"{prefix}-{service}")["containers"][0]["ports"]
+            assert {"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"} in ports
+
+
+def test_stack_outputs_name_every_service(stack):
+    name, run = stack
+    namespace, prefix, replicas = STACKS[name]
+    assert run.outputs["namespace"] == namespace
+    services = run.outputs["services"]
+    assert set(services) == set(CATALOG)
+    for service, out in services.items():
+        assert out["deployment"] == f"{prefix}-{service}"
+        assert out["image"] == f"docker.io/adisakshya/{service}:1.0.0-{prefix}"
+        assert out["replicas"] == replicas
+        if CATALOG[service].http:
+            assert out["service"] == f"{prefix}-{service}"
+            assert out["serviceDns"] == f"{prefix}-{service}.{namespace}.svc.cluster.local"
+        else:
+            assert out["service"] is None
+
+
+def test_a_new_environment_needs_only_a_stack_file(tmp_path: Path):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.staging.yaml").write_text(
+        """config:
+  notification-delivery:environment: staging
+  notification-delivery:prefix: stg
+  notification-delivery:version: 1.2.0
+  notification-delivery:services:
+    reminder-service:
+      replicas: 3
+      env: {DB_HOST: stg-db.internal, EVENT_TOPIC_ARN: "arn:aws:sns:us-east-1:1:stg-events"}
+    event-service:
+      env:
+        DB_HOST: stg-db.internal
+        EVENT_TOPIC_ARN: "arn:aws:sns:us-east-1:1:stg-events"
+        EVENT_QUEUE_URL: https://sqs.us-east-1.amazonaws.com/1/stg-events
+    notification-service:
+      env: {DB_HOST: stg-db.internal, NOTIFICATION_QUEUE_URL: "https://sqs/1/stg-n"}
+"""
+    )
+    config = load_stack("staging", root=tmp_path)
+    config.values["secrets"] = all_secrets()
+    config.secret_keys.add("secrets")
+    run = run_program(config)
+    assert run.outputs["namespace"] == "staging"
+    names = {manifest(r)["metadata"]["name"] for r in run.kubernetes() if r.kind == "Deployment"}
+    assert names == {f"stg-{s}" for s in CATALOG}
+    reminder = manifest(run.find("Deployment", "stg-reminder-service"))
+    assert reminder["spec"]["replicas"] == 3
+    # An unlisted replica count defaults to one.
+    assert manifest(run.find("Deployment", "stg-event-service"))["spec"]["replicas"] == 1
+    image = reminder["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "docker.io/adisakshya/reminder-service:1.2.0-stg"
+
+
+def test_building_from_source_deploys_the_pushed_digest():
+    config = stack_with_secrets("dev")
+    config.values["services"]["reminder-service"]["build"] = {
+        "context": "../reminder-service/src",
+        "platform": "linux/amd64",
+    }
+    config.values["registry"] = "registry.example.com/team"
+    config.values["registryUsername"] = "ci-bot"
+    config.values["registryPassword"] = "registry-token-123"
+    config.secret_keys.add("registryPassword")
+    run = run_program(config)
+    images = [r for r in run.resources if r.type == "docker:index/image:Image"]
+    assert len(images) == 1
+    inputs = reveal(images[0].inputs)
+    assert inputs["imageName"] == "registry.example.com/team/reminder-service:1.0.0-dev"
+    assert inputs["build"]["context"] == "../reminder-service/src"
+    assert inputs["build"]["platform"] == "linux/amd64"
+    assert inputs["registry"]["server"] == "registry.example.com"
+    assert inputs["registry"]["username"] == "ci-bot"
+    # The registry password travels as a Pulumi secret.
+    assert "registry-token-123" not in str(images[0].inputs["registry"].get("username"))
+    assert str(images[0].inputs).count("4dabf18193072939515e22adb298388d") >= 1
+    container = pod_spec(run, "dev-reminder-service")["containers"][0]
+    assert container["image"].startswith("registry.example.com/team/reminder-service@sha256:")
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    # Services without a build context still run the published image.
+    other = pod_spec(run, "dev-event-service")["containers"][0]["image"]
+    assert other == "registry.example.com/team/event-service:1.0.0-dev"
+
+
+def test_every_secret_is_delivered_even_one_the_catalog_does_not_list():
+    config = stack_with_secrets("dev")
+    config.values["secrets"]["event-service"]["SENTRY_DSN"] = "https://key@sentry.example/1"
+    run = run_program(config)
+    secret = next(
+        r for r in run.kubernetes() if r.kind == "Secret" and r.name == "dev-event-service"
+    )
+    assert "SENTRY_DSN" in reveal(secret.inputs)["stringData"]
