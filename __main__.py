@@ -31,7 +31,15 @@ pulumi.export(
             "service": ms.service_name,
             "serviceDns": ms.service_dns,
             "image": ms.image_ref,
-            "replicas": ms.settings.replicas,
+            "replicas": None if ms.settings.autoscaling else ms.settings.replicas,
+            "autoscaling": (
+                {
+                    "minReplicas": ms.settings.autoscaling.min_replicas,
+                    "maxReplicas": ms.settings.autoscaling.max_replicas,
+                }
+                if ms.settings.autoscaling
+                else None
+            ),
         }
         for name, ms in services.items()
     },

@@ -37,6 +37,25 @@ def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
 
 
 @dataclass(frozen=True)
+class ResourceDefaults:
+    """Container resources; a memory limit but no CPU limit (CPU throttling hurts Node's latency
+    more than sharing idle CPU costs)."""
+
+    cpu_request: str = "100m"
+    memory_request: str = "128Mi"
+    memory_limit: str = "256Mi"
+
+
+# AWS resources a service may use, and the variable through which its code reads each.
+AWS_VARIABLES = {
+    "eventTopicArn": "EVENT_TOPIC_ARN",
+    "eventQueueUrl": "EVENT_QUEUE_URL",
+    "eventStore": "EVENT_STORE",
+    "notificationQueueUrl": "NOTIFICATION_QUEUE_URL",
+}
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One microservice of the notification-delivery system.
 
@@ -45,18 +64,28 @@ class ServiceSpec:
         description: one line for summaries and the README.
         port: the port the container listens on (the images read it from `PORT`).
         http: True when the service answers HTTP and gets a Kubernetes Service.
+        database: the PostgreSQL database it uses (`DB_NAME`); reached as `{prefix}-{database}-db`.
+        aws: the AWS resources it uses, keys of `AWS_VARIABLES`.
+        probe_path: HTTP path that answers 200 once the service is up; None means a TCP check.
+        ingress_path: the path prefix routed to it when the environment has an Ingress.
         env: default values of its non-secret variables, overridable per environment.
         required_env: variables that must have a non-empty value once stack config is applied.
         required_secrets: secrets the service cannot start without.
+        resources: default requests and limits.
     """
 
     name: str
     description: str
     port: int
     http: bool
+    database: str
+    aws: tuple[str, ...] = ()
+    probe_path: str | None = None
+    ingress_path: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     required_env: tuple[str, ...] = ()
     required_secrets: tuple[str, ...] = ()
+    resources: ResourceDefaults = field(default_factory=ResourceDefaults)
 
 
 CONTAINER_PORT = 8080
@@ -80,6 +109,10 @@ CATALOG: Mapping[str, ServiceSpec] = MappingProxyType(
                 description="public API for reminders (Postgres `reminders`, publishes to SNS)",
                 port=CONTAINER_PORT,
                 http=True,
+                database="reminders",
+                aws=("eventTopicArn",),
+                probe_path="/docs",
+                ingress_path="/reminders",
                 env=_frozen({**_COMMON_ENV, "DB_NAME": "reminders"}),
                 required_env=("DB_HOST", "EVENT_TOPIC_ARN"),
                 required_secrets=_COMMON_SECRETS,
@@ -89,10 +122,12 @@ CATALOG: Mapping[str, ServiceSpec] = MappingProxyType(
                 description="queue worker: SQS events to DynamoDB, Postgres and SNS",
                 port=CONTAINER_PORT,
                 http=False,
-                env=_frozen(
-                    {**_COMMON_ENV, "DB_NAME": "notifications", "EVENT_STORE": "event-store"}
-                ),
-                required_env=("DB_HOST", "EVENT_TOPIC_ARN", "EVENT_QUEUE_URL"),
+                database="notifications",
+                aws=("eventTopicArn", "eventQueueUrl", "eventStore"),
+                # No HTTP route at all: only a TCP check on its port can tell it is up.
+                probe_path=None,
+                env=_frozen({**_COMMON_ENV, "DB_NAME": "notifications"}),
+                required_env=("DB_HOST", "EVENT_TOPIC_ARN", "EVENT_QUEUE_URL", "EVENT_STORE"),
                 required_secrets=_COMMON_SECRETS,
             ),
             ServiceSpec(
@@ -100,8 +135,13 @@ CATALOG: Mapping[str, ServiceSpec] = MappingProxyType(
                 description="device API and delivery worker (SQS to SES email and FCM push)",
                 port=CONTAINER_PORT,
                 http=True,
+                database="devices",
+                aws=("notificationQueueUrl",),
+                probe_path="/docs",
+                ingress_path="/device",
                 env=_frozen({**_COMMON_ENV, "DB_NAME": "devices"}),
                 required_env=("DB_HOST", "NOTIFICATION_QUEUE_URL"),
+                # The service crashes at start without its Firebase service account.
                 required_secrets=(*_COMMON_SECRETS, "FCM_PROJECT_CONFIG"),
             ),
         )

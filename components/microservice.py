@@ -8,9 +8,12 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
+from components import pod
 from components.labels import recommended_labels, selector_labels
 from components.naming import content_hash
 from components.settings import EnvironmentSettings, ServiceSettings
+
+TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 
 SERVICE_PORT = 80
 """The port other pods and the ingress use; the Service maps it to the container's port."""
@@ -32,8 +35,11 @@ class MicroserviceArgs:
 
 
 class Microservice(pulumi.ComponentResource):
-    """Image, ConfigMap, Secret, Deployment and (for HTTP services) Service of one service.
+    """Everything one service needs in one environment.
 
+    Image, ServiceAccount, ConfigMap, Secret, Deployment; for HTTP services a Service, a
+    NetworkPolicy letting the ingress controller in and optionally an Ingress; a
+    PodDisruptionBudget where more than one replica runs and optionally a HorizontalPodAutoscaler.
     Every Kubernetes object is named `{prefix}-{service}` (the ConfigMap adds a content hash, the
     Secret a suffix Pulumi chooses) inside the environment's namespace.
     """
@@ -42,10 +48,15 @@ class Microservice(pulumi.ComponentResource):
     """The checked settings this instance was built from."""
     image: docker.Image | None
     """The image built from source, or None when the published image is deployed."""
+    service_account: k8s.core.v1.ServiceAccount
     config_map: k8s.core.v1.ConfigMap
     secret: k8s.core.v1.Secret | None
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service | None
+    ingress_policy: k8s.networking.v1.NetworkPolicy | None
+    ingress: k8s.networking.v1.Ingress | None
+    disruption_budget: k8s.policy.v1.PodDisruptionBudget | None
+    autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler | None
 
     image_ref: pulumi.Output[str]
     """The image reference the pods run (a digest when this program built the image)."""
@@ -70,10 +81,19 @@ class Microservice(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.image, self.image_ref = self._image(child)
+        self.service_account = self._service_account(child)
         self.config_map = self._config_map(child)
         self.secret = self._secret(child)
         self.deployment = self._deployment(child)
         self.service = self._service(child) if svc.spec.http else None
+        self.ingress_policy = self._ingress_policy(child) if svc.spec.http else None
+        self.ingress = (
+            self._ingress(child)
+            if self.service is not None and env.ingress.enabled and svc.ingress_path
+            else None
+        )
+        self.disruption_budget = self._disruption_budget(child) if svc.min_replicas > 1 else None
+        self.autoscaler = self._autoscaler(child) if svc.autoscaling else None
 
         self.deployment_name = self.deployment.metadata.apply(lambda m: m.name)
         self.config_map_name = self.config_map.metadata.apply(lambda m: m.name)
@@ -164,34 +184,147 @@ class Microservice(pulumi.ComponentResource):
             ),
         )
 
+    def _service_account(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
+        meta = self._metadata(self._instance)
+        role = self._args.service.iam_role_arn
+        if role:
+            # IRSA: EKS injects credentials for this role; no static AWS keys needed.
+            meta["annotations"] = {"eks.amazonaws.com/role-arn": role}
+        return k8s.core.v1.ServiceAccount(
+            self._instance, metadata=meta, automount_service_account_token=False, opts=opts
+        )
+
     def _deployment(self, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
         svc = self._args.service
+        rollout = self._args.environment.rollout
         env_from: list[dict] = [{"config_map_ref": {"name": self.config_map.metadata.name}}]
         if self.secret is not None:
             env_from.append({"secret_ref": {"name": self.secret.metadata.name}})
         pinned = self.image is not None or "@sha256:" in (svc.image or "")
         pull_policy = svc.image_pull_policy or ("IfNotPresent" if pinned else "Always")
-        container = {
-            "name": svc.name,
-            "image": self.image_ref,
-            # A tag such as 1.0.0-dev is re-pushed on every commit of its branch: pull it each
-            # time. A digest never changes, so the node's copy is good.
-            "image_pull_policy": pull_policy,
-            "ports": [{"name": "http", "container_port": svc.spec.port, "protocol": "TCP"}],
-            "env_from": env_from,
+        main = pod.container(svc, image=self.image_ref, pull_policy=pull_policy, env_from=env_from)
+        spec: dict = {
+            "selector": {"match_labels": self._selector},
+            "revision_history_limit": 5,
+            "min_ready_seconds": rollout.min_ready_seconds,
+            "progress_deadline_seconds": rollout.progress_deadline_seconds,
+            # Never below the desired count: a new pod must be ready before an old one goes.
+            "strategy": {
+                "type": "RollingUpdate",
+                "rolling_update": {"max_unavailable": 0, "max_surge": 1},
+            },
+            "template": {
+                "metadata": {"labels": self._labels},
+                "spec": pod.pod_spec(
+                    svc,
+                    selector=self._selector,
+                    service_account=self.service_account.metadata.name,
+                    main_container=main,
+                ),
+            },
         }
-        return k8s.apps.v1.Deployment(
+        if svc.autoscaling is None:
+            # With an autoscaler the field is left to it, so `pulumi up` never undoes a scale.
+            spec["replicas"] = svc.replicas
+        meta = self._metadata(self._instance)
+        # Fail the update with Kubernetes' reason instead of waiting on a rollout that is stuck.
+        meta["annotations"] = {TIMEOUT_ANNOTATION: str(rollout.timeout_seconds)}
+        return k8s.apps.v1.Deployment(self._instance, metadata=meta, spec=spec, opts=opts)
+
+    def _disruption_budget(self, opts: pulumi.ResourceOptions) -> k8s.policy.v1.PodDisruptionBudget:
+        return k8s.policy.v1.PodDisruptionBudget(
+            self._instance,
+            metadata=self._metadata(self._instance),
+            spec={"max_unavailable": 1, "selector": {"match_labels": self._selector}},
+            opts=opts,
+        )
+
+    def _autoscaler(
+        self, opts: pulumi.ResourceOptions
+    ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+        scaling = self._args.service.autoscaling
+        assert scaling is not None
+        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
             self._instance,
             metadata=self._metadata(self._instance),
             spec={
-                "replicas": svc.replicas,
-                "selector": {"match_labels": self._selector},
-                "template": {
-                    "metadata": {"labels": self._labels},
-                    "spec": {"containers": [container]},
+                "scale_target_ref": {
+                    "api_version": "apps/v1",
+                    "kind": "Deployment",
+                    "name": self.deployment.metadata.name,
                 },
+                "min_replicas": scaling.min_replicas,
+                "max_replicas": scaling.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {
+                                "type": "Utilization",
+                                "average_utilization": scaling.target_cpu_utilization,
+                            },
+                        },
+                    }
+                ],
             },
             opts=opts,
+        )
+
+    def _ingress_policy(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
+        """Let the ingress controller's namespace reach this service's pods, nothing else."""
+        controller = self._args.environment.network.ingress_namespace
+        return k8s.networking.v1.NetworkPolicy(
+            f"{self._instance}-allow-ingress",
+            metadata=self._metadata(f"{self._instance}-allow-ingress"),
+            spec={
+                "pod_selector": {"match_labels": self._selector},
+                "policy_types": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespace_selector": {
+                                    "match_labels": {"kubernetes.io/metadata.name": controller}
+                                }
+                            }
+                        ],
+                        "ports": [{"port": "http", "protocol": "TCP"}],
+                    }
+                ],
+            },
+            opts=opts,
+        )
+
+    def _ingress(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
+        ingress = self._args.environment.ingress
+        assert self.service is not None and ingress.host
+        spec: dict = {
+            "ingress_class_name": ingress.class_name,
+            "rules": [
+                {
+                    "host": ingress.host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": self._args.service.ingress_path,
+                                "path_type": "Prefix",
+                                "backend": {
+                                    "service": {
+                                        "name": self.service.metadata.name,
+                                        "port": {"name": "http"},
+                                    }
+                                },
+                            }
+                        ]
+                    },
+                }
+            ],
+        }
+        if ingress.tls_secret_name:
+            spec["tls"] = [{"hosts": [ingress.host], "secret_name": ingress.tls_secret_name}]
+        return k8s.networking.v1.Ingress(
+            self._instance, metadata=self._metadata(self._instance), spec=spec, opts=opts
         )
 
     def _service(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:

@@ -3,7 +3,7 @@
 `load()` turns the raw values of the project's config namespace into typed settings, or raises
 `ConfigError` (a `pulumi.RunError`, so the CLI prints one line and no traceback) naming every key
 that is wrong. Nothing here talks to the Pulumi engine, so the offline render and the tests use the
-same checks as `pulumi up`.
+same checks as `pulumi up`. The README's config reference lists every key and its default.
 """
 
 from __future__ import annotations
@@ -11,23 +11,53 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pulumi
 
 from components import catalog
-from components.catalog import DEFAULT_REGISTRY, SENSITIVE_VARIABLES, ServiceSpec
+from components.catalog import AWS_VARIABLES, DEFAULT_REGISTRY, ServiceSpec
+from components.checks import MAX_NAME, Checker, kind_of, parse_quantity
+from components.service_settings import (
+    SERVICE_TYPES,
+    Sensitive,
+    ServiceSettings,
+    parse_service,
+    required_secrets,
+)
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+__all__ = [
+    "ConfigError",
+    "EnvironmentSettings",
+    "Sensitive",
+    "ServiceSettings",
+    "from_pulumi_config",
+    "load",
+    "required_secrets",
+]
+
 # A version must fit both an image tag and a label value.
 _VERSION = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_MAX_NAME = 63
+AWS_REGION = "us-east-1"  # fixed in the services' code
 
-SERVICE_KEYS = frozenset({"replicas", "env", "build", "image", "imagePullPolicy", "serviceType"})
-BUILD_KEYS = frozenset({"context", "dockerfile", "platform"})
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
-SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+EXTERNAL_KEYS = frozenset({"databaseHost", "databaseHosts", "awsAccountId", *AWS_VARIABLES})
+NETWORK_KEYS = frozenset({"ingressNamespace", "databaseCidrs", "httpsCidrs"})
+INGRESS_KEYS = frozenset({"enabled", "className", "host", "tlsSecretName"})
+ROLLOUT_KEYS = frozenset({"timeoutSeconds", "progressDeadlineSeconds", "minReadySeconds"})
+LIMIT_RANGE_KEYS = frozenset({"defaultRequest", "default", "max"})
+
+DEFAULT_QUOTA = {
+    "requests.cpu": "4",
+    "requests.memory": "8Gi",
+    "limits.memory": "16Gi",
+    "pods": "50",
+}
+DEFAULT_LIMIT_RANGE = {
+    "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+    "default": {"memory": "256Mi"},
+    "max": {"memory": "2Gi"},
+}
 
 
 class ConfigError(pulumi.RunError):
@@ -35,48 +65,42 @@ class ConfigError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
-class Sensitive:
-    """A secret value in transit from config to a Pulumi secret; never shows in a repr."""
-
-    value: str = field(repr=False)
-
-    def __str__(self) -> str:
-        return "[secret]"
-
-
-@dataclass(frozen=True)
-class BuildSettings:
-    """Build the image from source instead of deploying the published one."""
-
-    context: str
-    dockerfile: str | None = None
-    platform: str | None = None
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """One catalog service as this environment runs it."""
-
-    spec: ServiceSpec
-    replicas: int
-    env: Mapping[str, str]
-    secrets: Mapping[str, Sensitive]
-    build: BuildSettings | None = None
-    image: str | None = None
-    service_type: str = "ClusterIP"
-    image_pull_policy: str | None = None
-    """None: `IfNotPresent` for a digest, `Always` for a tag (tags are re-pushed per commit)."""
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-
-@dataclass(frozen=True)
 class RegistrySettings:
     server: str
     username: str | None = None
     password: Sensitive | None = None
+
+
+@dataclass(frozen=True)
+class ExternalSettings:
+    """The AWS services outside the cluster (the seed's "Interaction with external services")."""
+
+    database_hosts: Mapping[str, str] = field(default_factory=dict)
+    """Database name to its RDS endpoint; each becomes an ExternalName Service."""
+    aws: Mapping[str, str] = field(default_factory=dict)
+    """`AWS_VARIABLES` keys to their values (topic ARN, queue URLs, table name)."""
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    ingress_namespace: str = "kong"
+    database_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    https_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    enabled: bool = False
+    class_name: str = "kong"
+    host: str | None = None
+    tls_secret_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    timeout_seconds: int = 600
+    progress_deadline_seconds: int = 300
+    min_ready_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -90,7 +114,17 @@ class EnvironmentSettings:
     services: tuple[ServiceSettings, ...]
     production: bool = False
     """Production rules apply (protect, 2+ replicas); default: the environment is `production`."""
+    protect: bool = False
+    """Guard the namespace against `pulumi destroy` and renames; default: `production`."""
     allowed_service_types: tuple[str, ...] = ("ClusterIP",)
+    external: ExternalSettings = field(default_factory=ExternalSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    ingress: IngressSettings = field(default_factory=IngressSettings)
+    quota: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_QUOTA))
+    limit_range: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_LIMIT_RANGE.items()}
+    )
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
 
     @property
     def image_tag(self) -> str:
@@ -99,135 +133,228 @@ class EnvironmentSettings:
     def object_name(self, service: str) -> str:
         return f"{self.prefix}-{service}"
 
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return "a string"
+    def database_service_name(self, database: str) -> str:
+        return f"{self.prefix}-{database}-db"
 
 
-class _Checker:
-    """Collects every problem so one run names all of them."""
+def _external(check: Checker, prefix: str, value: Any) -> ExternalSettings:
+    raw = check.mapping("externalServices", value)
+    check.unknown_keys("externalServices", raw, EXTERNAL_KEYS)
+    default_host = check.string("externalServices.databaseHost", raw.get("databaseHost"))
+    hosts_raw = check.mapping("externalServices.databaseHosts", raw.get("databaseHosts"))
+    known_databases = {spec.database for spec in catalog.CATALOG.values()}
+    check.unknown_keys("externalServices.databaseHosts", hosts_raw, known_databases)
+    hosts = {}
+    for database in sorted(known_databases):
+        host = check.string(
+            f"externalServices.databaseHosts.{database}",
+            hosts_raw.get(database),
+            default=default_host,
+        )
+        if host:
+            hosts[database] = host
 
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def fail(self, key: str, problem: str) -> None:
-        self.errors.append(f"{key}: {problem}")
-
-    def mapping(self, key: str, value: Any) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.fail(key, f"must be a mapping, not {_kind(value)}")
-            return {}
-        return value
-
-    def label(self, key: str, value: Any, *, required: bool) -> str | None:
-        if value is None or value == "":
-            if required:
-                self.fail(key, f"is required; set it with `pulumi config set {key} <value>`")
-            return None
-        if not isinstance(value, str) or not _DNS_LABEL.match(value) or len(value) > _MAX_NAME:
-            self.fail(
-                key,
-                f"{value!r} is not a DNS label (lower-case letters, digits and '-', "
-                "starting with a letter, at most 63 characters)",
-            )
-            return None
-        return value
-
-    def unknown_keys(self, key: str, value: Mapping[str, Any], allowed: Iterable[str]) -> None:
-        allowed = set(allowed)
-        for name in sorted(set(value) - allowed):
-            self.fail(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-
-def _env_values(check: _Checker, key: str, raw: Any) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for name, value in check.mapping(key, raw).items():
-        var_key = f"{key}.{name}"
-        if not _ENV_NAME.match(str(name)):
+    account = raw.get("awsAccountId")
+    if account is not None:
+        account = str(account)
+        if not re.fullmatch(r"[0-9]{12}", account):
             check.fail(
-                var_key,
-                "not a valid variable name (letters, digits and '_', not starting with a digit)",
+                "externalServices.awsAccountId", f"{account!r} is not a 12-digit AWS account id"
             )
-            continue
-        if name in SENSITIVE_VARIABLES:
-            service = key.split(".")[1]
-            check.fail(
-                var_key,
-                f"{name} is a secret and must not be stored in plain text; set it with "
-                f"`pulumi config set --secret --path 'secrets.{service}.{name}' <value>`",
-            )
-            continue
-        if isinstance(value, bool):
-            env[name] = "true" if value else "false"
-        elif isinstance(value, (str, int, float)):
-            env[name] = str(value)
-        else:
-            check.fail(var_key, f"must be a string, not {_kind(value)}")
-    return env
+            account = None
+    defaults: dict[str, str] = {"eventStore": "event-store"}
+    if account:
+        defaults.update(
+            eventTopicArn=f"arn:aws:sns:{AWS_REGION}:{account}:{prefix}-event-topic",
+            eventQueueUrl=f"https://sqs.{AWS_REGION}.amazonaws.com/{account}/{prefix}-event-queue",
+            notificationQueueUrl=(
+                f"https://sqs.{AWS_REGION}.amazonaws.com/{account}/{prefix}-notification-queue"
+            ),
+        )
+    aws = {}
+    for name in AWS_VARIABLES:
+        value = check.string(f"externalServices.{name}", raw.get(name), default=defaults.get(name))
+        if value:
+            aws[name] = value
+    return ExternalSettings(database_hosts=hosts, aws=aws)
 
 
-def _secret_values(check: _Checker, key: str, raw: Any) -> dict[str, Sensitive]:
-    secrets: dict[str, Sensitive] = {}
-    for name, value in check.mapping(key, raw).items():
-        var_key = f"{key}.{name}"
-        if not _ENV_NAME.match(str(name)):
-            check.fail(
-                var_key,
-                "not a valid variable name (letters, digits and '_', not starting with a digit)",
-            )
-        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            secrets[name] = Sensitive(str(value))
-        else:
-            check.fail(var_key, f"must be a string, not {_kind(value)}")
-    return secrets
-
-
-def _replicas(check: _Checker, key: str, value: Any) -> int:
-    if value is None:
-        return 1
-    # JSON from the CLI may carry 2 as 2.0; a bool is an int in Python but never a count.
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        check.fail(key, f"must be a whole number, not {value!r}")
-        return 0
-    if value < 0:
-        check.fail(key, f"must be 0 or more, not {value}")
-        return 0
-    return value
-
-
-def _build(check: _Checker, key: str, value: Any) -> BuildSettings | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = {"context": value}
-    raw = check.mapping(key, value)
-    check.unknown_keys(key, raw, BUILD_KEYS)
-    context = raw.get("context")
-    if not isinstance(context, str) or not context:
-        check.fail(f"{key}.context", "is required: the folder that holds the Dockerfile")
-        return None
-    for optional in ("dockerfile", "platform"):
-        if raw.get(optional) is not None and not isinstance(raw.get(optional), str):
-            check.fail(f"{key}.{optional}", f"must be a string, not {_kind(raw.get(optional))}")
-    return BuildSettings(
-        context=context,
-        dockerfile=raw.get("dockerfile"),
-        platform=raw.get("platform"),
+def _network(check: Checker, value: Any) -> NetworkSettings:
+    raw = check.mapping("network", value)
+    check.unknown_keys("network", raw, NETWORK_KEYS)
+    base = NetworkSettings()
+    namespace = check.label("network.ingressNamespace", raw.get("ingressNamespace"), required=False)
+    return NetworkSettings(
+        ingress_namespace=namespace or base.ingress_namespace,
+        database_cidrs=check.strings(
+            "network.databaseCidrs", raw.get("databaseCidrs"), default=base.database_cidrs
+        ),
+        https_cidrs=check.strings(
+            "network.httpsCidrs", raw.get("httpsCidrs"), default=base.https_cidrs
+        ),
     )
+
+
+def _ingress(check: Checker, value: Any) -> IngressSettings:
+    raw = check.mapping("ingress", value)
+    check.unknown_keys("ingress", raw, INGRESS_KEYS)
+    enabled = check.boolean("ingress.enabled", raw.get("enabled"), default=bool(raw))
+    host = check.string("ingress.host", raw.get("host"))
+    if enabled and not host:
+        check.fail("ingress.host", "is required when the ingress is enabled")
+    return IngressSettings(
+        enabled=enabled,
+        class_name=check.string("ingress.className", raw.get("className"), default="kong")
+        or "kong",
+        host=host,
+        tls_secret_name=check.label(
+            "ingress.tlsSecretName", raw.get("tlsSecretName"), required=False
+        ),
+    )
+
+
+def _rollout(check: Checker, value: Any) -> RolloutSettings:
+    raw = check.mapping("rollout", value)
+    check.unknown_keys("rollout", raw, ROLLOUT_KEYS)
+    base = RolloutSettings()
+    rollout = RolloutSettings(
+        timeout_seconds=check.integer(
+            "rollout.timeoutSeconds",
+            raw.get("timeoutSeconds"),
+            default=base.timeout_seconds,
+            minimum=1,
+        ),
+        progress_deadline_seconds=check.integer(
+            "rollout.progressDeadlineSeconds",
+            raw.get("progressDeadlineSeconds"),
+            default=base.progress_deadline_seconds,
+            minimum=1,
+        ),
+        min_ready_seconds=check.integer(
+            "rollout.minReadySeconds", raw.get("minReadySeconds"), default=base.min_ready_seconds
+        ),
+    )
+    if rollout.timeout_seconds <= rollout.progress_deadline_seconds:
+        check.fail(
+            "rollout.timeoutSeconds",
+            f"{rollout.timeout_seconds} must exceed progressDeadlineSeconds "
+            f"({rollout.progress_deadline_seconds}), so Kubernetes reports why a rollout is stuck "
+            "before Pulumi gives up waiting",
+        )
+    if rollout.min_ready_seconds >= rollout.progress_deadline_seconds:
+        check.fail(
+            "rollout.minReadySeconds",
+            f"{rollout.min_ready_seconds} must be below progressDeadlineSeconds "
+            f"({rollout.progress_deadline_seconds})",
+        )
+    return rollout
+
+
+def _quantities(check: Checker, key: str, value: Any, default: Mapping[str, str]) -> dict[str, str]:
+    if value is None:
+        return dict(default)
+    result = {}
+    for name, item in check.mapping(key, value).items():
+        parsed = check.quantity(f"{key}.{name}", item)
+        if parsed is not None:
+            result[name] = parsed[0]
+    return result
+
+
+def _limit_range(check: Checker, value: Any) -> dict[str, dict[str, str]]:
+    if value is None:
+        return {k: dict(v) for k, v in DEFAULT_LIMIT_RANGE.items()}
+    raw = check.mapping("limitRange", value)
+    check.unknown_keys("limitRange", raw, LIMIT_RANGE_KEYS)
+    result = {}
+    for section in sorted(LIMIT_RANGE_KEYS):
+        if raw.get(section) is not None:
+            key = f"limitRange.{section}"
+            section_raw = check.mapping(key, raw.get(section))
+            check.unknown_keys(key, section_raw, {"cpu", "memory"})
+            result[section] = _quantities(check, key, section_raw, {})
+    return result
+
+
+def _fits(check: Checker, settings: EnvironmentSettings) -> None:
+    """Refuse a quota or limit range that would stop the services' own pods from running."""
+    peak_pods = 0
+    peak: dict[str, Decimal] = {}
+    for service in settings.services:
+        # During a rolling update one extra pod (maxSurge 1) runs beside the desired count.
+        pods = (service.autoscaling.max_replicas if service.autoscaling else service.replicas) + 1
+        peak_pods += pods
+        for section, values in (
+            ("requests", service.resources.requests),
+            ("limits", service.resources.limits),
+        ):
+            for resource, quantity in values.items():
+                amount = parse_quantity(quantity) or Decimal(0)
+                peak[f"{section}.{resource}"] = (
+                    peak.get(f"{section}.{resource}", Decimal(0)) + amount * pods
+                )
+        maximum = settings.limit_range.get("max", {})
+        for resource, quantity in service.resources.limits.items():
+            if resource in maximum and (parse_quantity(quantity) or 0) > (
+                parse_quantity(maximum[resource]) or 0
+            ):
+                check.fail(
+                    f"services.{service.name}.resources.limits.{resource}",
+                    f"{quantity} exceeds limitRange.max.{resource} ({maximum[resource]})",
+                )
+    for name, needed in sorted(peak.items()):
+        if name in settings.quota and (parse_quantity(settings.quota[name]) or 0) < needed:
+            check.fail(
+                f"quota.{name}",
+                f"{settings.quota[name]} is below the {needed.normalize():f} the services "
+                "need at full scale during a rolling update",
+            )
+    if "pods" in settings.quota and (parse_quantity(settings.quota["pods"]) or 0) < peak_pods:
+        check.fail(
+            "quota.pods",
+            f"{settings.quota['pods']} is below the {peak_pods} pods the services need "
+            "at full scale during a rolling update",
+        )
+
+
+def _registry(check: Checker, raw: Mapping[str, Any]) -> RegistrySettings:
+    server = raw.get("registry") or DEFAULT_REGISTRY
+    if not isinstance(server, str):
+        check.fail("registry", f"must be a string, not {kind_of(server)}")
+        server = DEFAULT_REGISTRY
+    username = check.string("registryUsername", raw.get("registryUsername"))
+    password = raw.get("registryPassword")
+    if username and not password:
+        check.fail(
+            "registryPassword",
+            "is required with registryUsername; set it with "
+            "`pulumi config set --secret registryPassword <token>`",
+        )
+    return RegistrySettings(
+        server=server.rstrip("/"),
+        username=username or None,
+        password=Sensitive(str(password)) if password else None,
+    )
+
+
+def _allowed_service_types(check: Checker, value: Any) -> tuple[str, ...]:
+    types = check.strings("allowedServiceTypes", value, default=("ClusterIP",))
+    for item in types:
+        if item not in SERVICE_TYPES:
+            check.fail("allowedServiceTypes", f"{item!r} is not one of {', '.join(SERVICE_TYPES)}")
+    return types
+
+
+def _derived_env(spec: ServiceSpec, prefix: str, external: ExternalSettings) -> dict[str, str]:
+    """Variables that follow from the environment's external services."""
+    env = {}
+    if spec.database in external.database_hosts:
+        # The in-cluster ExternalName, so that a database move is one config change.
+        env["DB_HOST"] = f"{prefix}-{spec.database}-db"
+    for name in spec.aws:
+        if name in external.aws:
+            env[AWS_VARIABLES[name]] = external.aws[name]
+    return env
 
 
 def load(
@@ -241,7 +368,7 @@ def load(
     `secret_keys` lists the keys the CLI marks as secret; `secrets` must be one of them, which
     is what `pulumi config set --secret --path ...` makes it.
     """
-    check = _Checker()
+    check = Checker()
     secret_keys = set(secret_keys)
     known = catalog.CATALOG if services_catalog is None else services_catalog
 
@@ -262,176 +389,90 @@ def load(
             "values are stored in plain text; set each with "
             "`pulumi config set --secret --path 'secrets.<service>.<VAR>' <value>`",
         )
-
     for name in sorted(set(services_raw) | set(secrets_raw)):
         if name not in known:
             where = "services" if name in services_raw else "secrets"
-            check.fail(
-                f"{where}.{name}",
-                f"unknown service (known: {', '.join(sorted(known))})",
-            )
+            check.fail(f"{where}.{name}", f"unknown service (known: {', '.join(sorted(known))})")
 
-    services = []
+    # With a bad prefix, derive names from a stand-in so the one real error is not buried under
+    # "missing variable" errors that follow from it.
+    name_prefix = prefix or "invalid-prefix"
+    external = _external(check, name_prefix, raw.get("externalServices"))
     allowed_types = _allowed_service_types(check, raw.get("allowedServiceTypes"))
-    for spec in known.values():
-        services.append(
-            _service(
-                check, spec, services_raw.get(spec.name), secrets_raw.get(spec.name), allowed_types
-            )
+    services = tuple(
+        parse_service(
+            check,
+            spec,
+            services_raw.get(spec.name),
+            secrets_raw.get(spec.name),
+            derived_env=_derived_env(spec, name_prefix, external),
+            allowed_types=allowed_types,
         )
-
+        for spec in known.values()
+    )
     if prefix is not None:
         longest = max(known, key=len)
-        if len(f"{prefix}-{longest}") > _MAX_NAME:
-            check.fail(
-                "prefix", f"{prefix!r} is too long: '{prefix}-{longest}' exceeds 63 characters"
-            )
+        # `-allow-ingress` is the longest suffix the program appends to a service's name.
+        if len(f"{prefix}-{longest}-allow-ingress") > MAX_NAME:
+            check.fail("prefix", f"{prefix!r} is too long for names such as '{prefix}-{longest}'")
 
-    production = raw.get("production")
-    if production is None:
-        production = environment == "production"
-    elif isinstance(production, str) and production in ("true", "false"):
-        production = production == "true"
-    elif not isinstance(production, bool):
-        check.fail("production", f"must be true or false, not {production!r}")
-
+    production = check.boolean(
+        "production", raw.get("production"), default=environment == "production"
+    )
+    settings = EnvironmentSettings(
+        environment=environment or "",
+        prefix=prefix or "",
+        version=version if isinstance(version, str) else "",
+        registry=registry,
+        services=services,
+        production=production,
+        protect=check.boolean("protect", raw.get("protect"), default=production),
+        allowed_service_types=allowed_types,
+        external=external,
+        network=_network(check, raw.get("network")),
+        ingress=_ingress(check, raw.get("ingress")),
+        quota=_quantities(check, "quota", raw.get("quota"), DEFAULT_QUOTA),
+        limit_range=_limit_range(check, raw.get("limitRange")),
+        rollout=_rollout(check, raw.get("rollout")),
+    )
+    if not check.errors:
+        _fits(check, settings)
     if check.errors:
         raise ConfigError("invalid stack config: " + "; ".join(check.errors))
-    assert environment and prefix and isinstance(version, str)
-    return EnvironmentSettings(
-        environment=environment,
-        prefix=prefix,
-        version=version,
-        registry=registry,
-        services=tuple(services),
-        production=bool(production),
-        allowed_service_types=allowed_types,
-    )
+    return settings
 
 
-def _registry(check: _Checker, raw: Mapping[str, Any]) -> RegistrySettings:
-    server = raw.get("registry") or DEFAULT_REGISTRY
-    if not isinstance(server, str):
-        check.fail("registry", f"must be a string, not {_kind(server)}")
-        server = DEFAULT_REGISTRY
-    username = raw.get("registryUsername")
-    password = raw.get("registryPassword")
-    if username is not None and not isinstance(username, str):
-        check.fail("registryUsername", f"must be a string, not {_kind(username)}")
-        username = None
-    if username and not password:
-        check.fail(
-            "registryPassword",
-            "is required with registryUsername; set it with "
-            "`pulumi config set --secret registryPassword <token>`",
-        )
-    return RegistrySettings(
-        server=server.rstrip("/"),
-        username=username or None,
-        password=Sensitive(str(password)) if password else None,
-    )
-
-
-def required_secrets(spec: ServiceSpec, raw_service: Any) -> tuple[str, ...]:
-    """The secrets `spec` must be given in an environment whose config for it is `raw_service`."""
-    del raw_service  # reserved for settings that waive a secret
-    return spec.required_secrets
-
-
-def _allowed_service_types(check: _Checker, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ("ClusterIP",)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        check.fail("allowedServiceTypes", f"must be a list of Service types, not {_kind(value)}")
-        return ("ClusterIP",)
-    for item in value:
-        if item not in SERVICE_TYPES:
-            check.fail("allowedServiceTypes", f"{item!r} is not one of {', '.join(SERVICE_TYPES)}")
-    return tuple(value)
-
-
-def _service(
-    check: _Checker,
-    spec: ServiceSpec,
-    raw_service: Any,
-    raw_secrets: Any,
-    allowed_types: tuple[str, ...],
-) -> ServiceSettings:
-    key = f"services.{spec.name}"
-    raw = check.mapping(key, raw_service)
-    check.unknown_keys(key, raw, SERVICE_KEYS)
-    replicas = _replicas(check, f"{key}.replicas", raw.get("replicas"))
-    env = {**spec.env, **_env_values(check, f"{key}.env", raw.get("env"))}
-    secrets = _secret_values(check, f"secrets.{spec.name}", raw_secrets)
-
-    for name in sorted(set(env) & set(secrets)):
-        check.fail(f"{key}.env.{name}", "is also set as a secret; keep only one")
-    missing_env = [name for name in spec.required_env if not env.get(name)]
-    if missing_env:
-        check.fail(
-            f"{key}.env",
-            f"missing required variable(s) {', '.join(missing_env)}; set each with "
-            f"`pulumi config set --path '{key}.env.{missing_env[0]}' <value>`",
-        )
-    missing_secrets = [name for name in required_secrets(spec, raw) if name not in secrets]
-    if missing_secrets:
-        check.fail(
-            f"secrets.{spec.name}",
-            f"missing required secret(s) {', '.join(missing_secrets)}; set each with "
-            "`pulumi config set --secret --path "
-            f"'secrets.{spec.name}.{missing_secrets[0]}' <value>`",
-        )
-
-    image = raw.get("image")
-    if image is not None and (not isinstance(image, str) or not image):
-        check.fail(f"{key}.image", f"must be an image reference, not {_kind(image)}")
-        image = None
-    build = _build(check, f"{key}.build", raw.get("build"))
-    if build and image:
-        check.fail(key, "set either `image` (a published image) or `build`, not both")
-
-    service_type = raw.get("serviceType", "ClusterIP")
-    if service_type not in allowed_types:
-        check.fail(
-            f"{key}.serviceType",
-            f"{service_type!r} is not allowed in this environment "
-            f"(allowedServiceTypes: {', '.join(allowed_types)})",
-        )
-        service_type = "ClusterIP"
-
-    pull_policy = raw.get("imagePullPolicy")
-    if pull_policy is not None and pull_policy not in PULL_POLICIES:
-        check.fail(
-            f"{key}.imagePullPolicy", f"{pull_policy!r} is not one of {', '.join(PULL_POLICIES)}"
-        )
-        pull_policy = None
-
-    return ServiceSettings(
-        spec=spec,
-        image_pull_policy=pull_policy,
-        replicas=replicas,
-        env=env,
-        secrets=secrets,
-        build=build,
-        image=image,
-        service_type=service_type,
-    )
+# Keys read with `get` (strings) and with `get_object` (YAML objects) from the stack config.
+_SCALAR_KEYS = (
+    "environment",
+    "prefix",
+    "version",
+    "registry",
+    "registryUsername",
+    "production",
+    "protect",
+)
+_OBJECT_KEYS = (
+    "services",
+    "secrets",
+    "allowedServiceTypes",
+    "externalServices",
+    "network",
+    "ingress",
+    "quota",
+    "limitRange",
+    "rollout",
+)
 
 
 def from_pulumi_config(config: pulumi.Config | None = None) -> EnvironmentSettings:
     """Read the current stack's config through the Pulumi SDK and check it."""
     config = config or pulumi.Config()
-    raw: dict[str, Any] = {}
-    secret_keys = []
-    for key in ("environment", "prefix", "version", "registry", "registryUsername", "production"):
-        raw[key] = config.get(key)
-    for key in ("services", "secrets", "allowedServiceTypes"):
-        raw[key] = _object(config, key)
-    # Read as plain values only to check them; the component turns them back into secrets.
+    raw: dict[str, Any] = {key: config.get(key) for key in _SCALAR_KEYS}
+    raw.update({key: _object(config, key) for key in _OBJECT_KEYS})
+    # Read as plain values only to check them; the components turn them back into secrets.
     raw["registryPassword"] = config.get("registryPassword")
-    full_key = f"{config.name}:secrets"
-    if pulumi.runtime.is_config_secret(full_key):
-        secret_keys.append("secrets")
+    secret_keys = ["secrets"] if pulumi.runtime.is_config_secret(f"{config.name}:secrets") else []
     return load(raw, secret_keys=secret_keys)
 
 

@@ -87,7 +87,8 @@ CASES = {
         "services.event-service.replica",
         2,
         "services.event-service.replica: unknown key "
-        "(allowed: build, env, image, imagePullPolicy, replicas, serviceType)",
+        "(allowed: autoscaling, build, env, iamRoleArn, image, imagePullPolicy, ingressPath, "
+        "probes, replicas, resources, serviceType)",
     ),
     "NodePort where not allowed": (
         "services.reminder-service.serviceType",

@@ -89,5 +89,5 @@ def test_same_config_twice_changes_nothing():
 
 def test_replicas_change_touches_only_that_deployment():
     before = run_program(stack_with_secrets("prod"))
-    after = run_program(edited(stack_with_secrets("prod"), "services.reminder-service.replicas", 4))
-    assert {short(u) for u in changed_urns(before, after)} == {"Deployment::prod-reminder-service"}
+    after = run_program(edited(stack_with_secrets("prod"), "services.event-service.replicas", 4))
+    assert {short(u) for u in changed_urns(before, after)} == {"Deployment::prod-event-service"}

@@ -13,9 +13,17 @@ from tools.harness import ProgramRun, Registered, reveal, run_program
 from tools.stack_config import ROOT, load_stack
 
 STACKS = {
-    # stack: (namespace, prefix, replicas per service)
-    "dev": ("development", "dev", 1),
-    "prod": ("production", "prod", 2),
+    # stack: (namespace, prefix, fixed replica count or (min, max) of an autoscaler, per service)
+    "dev": (
+        "development",
+        "dev",
+        {"reminder-service": 1, "event-service": 1, "notification-service": 1},
+    ),
+    "prod": (
+        "production",
+        "prod",
+        {"reminder-service": (2, 6), "event-service": 2, "notification-service": (2, 6)},
+    ),
 }
 
 
@@ -59,7 +67,11 @@ def test_deployments_and_services_are_named_prefix_dash_service(stack):
     deployments = {
         manifest(r)["metadata"]["name"] for r in run.kubernetes() if r.kind == "Deployment"
     }
-    services = {manifest(r)["metadata"]["name"] for r in run.kubernetes() if r.kind == "Service"}
+    services = {
+        manifest(r)["metadata"]["name"]
+        for r in run.kubernetes()
+        if r.kind == "Service" and manifest(r)["spec"]["type"] != "ExternalName"
+    }
     assert deployments == {f"{prefix}-{s}" for s in CATALOG}
     # event-service is a queue worker with no HTTP route: it gets no Service.
     assert services == {f"{prefix}-reminder-service", f"{prefix}-notification-service"}
@@ -80,20 +92,51 @@ def test_replicas_come_from_the_stack(stack):
     _, prefix, replicas = STACKS[name]
     for service in CATALOG:
         spec = manifest(run.find("Deployment", f"{prefix}-{service}"))["spec"]
-        assert spec["replicas"] == replicas
+        expected = replicas[service]
+        autoscalers = [
+            manifest(r)["spec"]
+            for r in run.kubernetes()
+            if r.kind == "HorizontalPodAutoscaler" and r.name == f"{prefix}-{service}"
+        ]
+        if isinstance(expected, tuple):
+            # The autoscaler owns the count: the program must not set it and fight over it.
+            assert "replicas" not in spec
+            assert [(a["minReplicas"], a["maxReplicas"]) for a in autoscalers] == [expected]
+            assert autoscalers[0]["scaleTargetRef"] == {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": f"{prefix}-{service}",
+            }
+        else:
+            assert spec["replicas"] == expected
+            assert autoscalers == []
 
 
 def test_variables_are_catalog_defaults_overridden_by_the_stack(stack):
     name, run = stack
     _, prefix, _ = STACKS[name]
-    stack_env = load_stack(name).values["services"]
+    external = load_stack(name).values["externalServices"]
+    account = external["awsAccountId"]
+    derived = {
+        "EVENT_TOPIC_ARN": f"arn:aws:sns:us-east-1:{account}:{prefix}-event-topic",
+        "EVENT_QUEUE_URL": f"https://sqs.us-east-1.amazonaws.com/{account}/{prefix}-event-queue",
+        "NOTIFICATION_QUEUE_URL": (
+            f"https://sqs.us-east-1.amazonaws.com/{account}/{prefix}-notification-queue"
+        ),
+        "EVENT_STORE": external["eventStore"],
+    }
     for service, spec in CATALOG.items():
         config_map = next(
             manifest(r)
             for r in run.kubernetes()
             if r.kind == "ConfigMap" and r.name == f"{prefix}-{service}"
         )
-        expected = {**spec.env, **{k: str(v) for k, v in stack_env[service]["env"].items()}}
+        expected = {
+            **spec.env,
+            # Pods reach their database through the environment's ExternalName Service.
+            "DB_HOST": f"{prefix}-{spec.database}-db",
+            **{k: v for k, v in derived.items() if k in spec.required_env},
+        }
         assert config_map["data"] == expected
         assert config_map["data"]["NODE_ENV"] == "production"
         assert config_map["data"]["PORT"] == str(CONTAINER_PORT)
@@ -154,7 +197,13 @@ def test_stack_outputs_name_every_service(stack):
     for service, out in services.items():
         assert out["deployment"] == f"{prefix}-{service}"
         assert out["image"] == f"docker.io/adisakshya/{service}:1.0.0-{prefix}"
-        assert out["replicas"] == replicas
+        expected = replicas[service]
+        if isinstance(expected, tuple):
+            assert out["replicas"] is None
+            assert out["autoscaling"] == {"minReplicas": expected[0], "maxReplicas": expected[1]}
+        else:
+            assert out["replicas"] == expected
+            assert out["autoscaling"] is None
         if CATALOG[service].http:
             assert out["service"] == f"{prefix}-{service}"
             assert out["serviceDns"] == f"{prefix}-{service}.{namespace}.svc.cluster.local"

@@ -99,14 +99,22 @@ def summary(result: Render) -> str:
     lines = [f"stack {result.stack.stack}: namespace {run.outputs.get('namespace')}"]
     config_maps = {r.name: reveal(r.state) for r in run.kubernetes() if r.kind == "ConfigMap"}
     secrets = {r.name: reveal(r.state) for r in run.kubernetes() if r.kind == "Secret"}
+    autoscalers = {
+        r.name: reveal(r.state)["spec"]
+        for r in run.kubernetes()
+        if r.kind == "HorizontalPodAutoscaler"
+    }
     for deployment in (r for r in run.kubernetes() if r.kind == "Deployment"):
         spec = reveal(deployment.state)["spec"]
         container = _container(deployment)
         variables = sorted((config_maps.get(deployment.name) or {}).get("data", {}))
         secret_names = sorted((secrets.get(deployment.name) or {}).get("stringData", {}))
-        lines.append(
-            f"  {deployment.name}: image {container['image']}, replicas {int(spec['replicas'])}"
-        )
+        if deployment.name in autoscalers:
+            hpa = autoscalers[deployment.name]
+            replicas = f"autoscaled {int(hpa['minReplicas'])}-{int(hpa['maxReplicas'])}"
+        else:
+            replicas = f"replicas {int(spec['replicas'])}"
+        lines.append(f"  {deployment.name}: image {container['image']}, {replicas}")
         lines.append(f"    variables: {', '.join(variables) or '-'}")
         lines.append(f"    secrets:   {', '.join(secret_names) or '-'}")
     for service, names in result.missing_secrets.items():
