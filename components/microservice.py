@@ -14,6 +14,7 @@ from components.naming import content_hash
 from components.settings import EnvironmentSettings, ServiceSettings
 
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 
 SERVICE_PORT = 80
 """The port other pods and the ingress use; the Service maps it to the container's port."""
@@ -229,6 +230,8 @@ class Microservice(pulumi.ComponentResource):
         meta = self._metadata(self._instance)
         # Fail the update with Kubernetes' reason instead of waiting on a rollout that is stuck.
         meta["annotations"] = {TIMEOUT_ANNOTATION: str(rollout.timeout_seconds)}
+        if rollout.skip_await:
+            meta["annotations"][SKIP_AWAIT_ANNOTATION] = "true"
         return k8s.apps.v1.Deployment(self._instance, metadata=meta, spec=spec, opts=opts)
 
     def _disruption_budget(self, opts: pulumi.ResourceOptions) -> k8s.policy.v1.PodDisruptionBudget:
@@ -273,7 +276,16 @@ class Microservice(pulumi.ComponentResource):
 
     def _ingress_policy(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
         """Let the ingress controller's namespace reach this service's pods, nothing else."""
-        controller = self._args.environment.network.ingress_namespace
+        network = self._args.environment.network
+        sources: list[dict] = [
+            {
+                "namespace_selector": {
+                    "match_labels": {"kubernetes.io/metadata.name": network.ingress_namespace}
+                }
+            }
+        ]
+        # Clients coming in through node ports (a kind cluster) are allowed by address too.
+        sources += [{"ip_block": {"cidr": cidr}} for cidr in network.ingress_cidrs]
         return k8s.networking.v1.NetworkPolicy(
             f"{self._instance}-allow-ingress",
             metadata=self._metadata(f"{self._instance}-allow-ingress"),
@@ -282,13 +294,7 @@ class Microservice(pulumi.ComponentResource):
                 "policy_types": ["Ingress"],
                 "ingress": [
                     {
-                        "from": [
-                            {
-                                "namespace_selector": {
-                                    "match_labels": {"kubernetes.io/metadata.name": controller}
-                                }
-                            }
-                        ],
+                        "from": sources,
                         "ports": [{"port": "http", "protocol": "TCP"}],
                     }
                 ],
@@ -328,15 +334,16 @@ class Microservice(pulumi.ComponentResource):
         )
 
     def _service(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+        port = {"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}
+        if self._args.service.node_port is not None:
+            port["node_port"] = self._args.service.node_port
         return k8s.core.v1.Service(
             self._instance,
             metadata=self._metadata(self._instance),
             spec={
                 "type": self._args.service.service_type,
                 "selector": self._selector,
-                "ports": [
-                    {"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}
-                ],
+                "ports": [port],
             },
             opts=opts,
         )

@@ -26,8 +26,10 @@ SERVICE_KEYS = frozenset(
         "autoscaling",
         "iamRoleArn",
         "ingressPath",
+        "nodePort",
     }
 )
+NODE_PORT_RANGE = (30000, 32767)
 BUILD_KEYS = frozenset({"context", "dockerfile", "platform"})
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
@@ -114,6 +116,8 @@ class ServiceSettings:
     autoscaling: AutoscalingSettings | None = None
     iam_role_arn: str | None = None
     ingress_path: str | None = None
+    node_port: int | None = None
+    """A fixed node port for a NodePort Service (a kind cluster maps it to the host)."""
 
     @property
     def name(self) -> str:
@@ -362,6 +366,17 @@ def parse_service(
     if service_type != "ClusterIP" and not spec.http:
         check.fail(f"{key}.serviceType", f"{spec.name} serves no HTTP and has no Service")
 
+    node_port = None
+    if raw.get("nodePort") is not None:
+        node_port = check.integer(f"{key}.nodePort", raw.get("nodePort"), default=0)
+        low, high = NODE_PORT_RANGE
+        if service_type != "NodePort":
+            check.fail(f"{key}.nodePort", "needs serviceType NodePort")
+        elif not low <= node_port <= high:
+            check.fail(
+                f"{key}.nodePort", f"{node_port} is outside the node port range {low}-{high}"
+            )
+
     pull_policy = raw.get("imagePullPolicy")
     if pull_policy is not None and pull_policy not in PULL_POLICIES:
         check.fail(
@@ -393,4 +408,5 @@ def parse_service(
         autoscaling=autoscaling,
         iam_role_arn=role,
         ingress_path=ingress_path if spec.http else None,
+        node_port=node_port,
     )

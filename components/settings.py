@@ -42,9 +42,11 @@ _VERSION = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 AWS_REGION = "us-east-1"  # fixed in the services' code
 
 EXTERNAL_KEYS = frozenset({"databaseHost", "databaseHosts", "awsAccountId", *AWS_VARIABLES})
-NETWORK_KEYS = frozenset({"ingressNamespace", "databaseCidrs", "httpsCidrs"})
+NETWORK_KEYS = frozenset({"ingressNamespace", "ingressCidrs", "databaseCidrs", "httpsCidrs"})
 INGRESS_KEYS = frozenset({"enabled", "className", "host", "tlsSecretName"})
-ROLLOUT_KEYS = frozenset({"timeoutSeconds", "progressDeadlineSeconds", "minReadySeconds"})
+ROLLOUT_KEYS = frozenset(
+    {"timeoutSeconds", "progressDeadlineSeconds", "minReadySeconds", "skipAwait"}
+)
 LIMIT_RANGE_KEYS = frozenset({"defaultRequest", "default", "max"})
 
 DEFAULT_QUOTA = {
@@ -84,6 +86,8 @@ class ExternalSettings:
 @dataclass(frozen=True)
 class NetworkSettings:
     ingress_namespace: str = "kong"
+    ingress_cidrs: tuple[str, ...] = ()
+    """Extra client addresses allowed to the HTTP ports (node-port traffic on a kind cluster)."""
     database_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     https_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
 
@@ -101,6 +105,8 @@ class RolloutSettings:
     timeout_seconds: int = 600
     progress_deadline_seconds: int = 300
     min_ready_seconds: int = 10
+    skip_await: bool = False
+    """True: `pulumi up` does not wait for rollouts (a local cluster whose backends are absent)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,9 @@ def _network(check: Checker, value: Any) -> NetworkSettings:
     namespace = check.label("network.ingressNamespace", raw.get("ingressNamespace"), required=False)
     return NetworkSettings(
         ingress_namespace=namespace or base.ingress_namespace,
+        ingress_cidrs=check.strings(
+            "network.ingressCidrs", raw.get("ingressCidrs"), default=base.ingress_cidrs
+        ),
         database_cidrs=check.strings(
             "network.databaseCidrs", raw.get("databaseCidrs"), default=base.database_cidrs
         ),
@@ -233,6 +242,7 @@ def _rollout(check: Checker, value: Any) -> RolloutSettings:
         min_ready_seconds=check.integer(
             "rollout.minReadySeconds", raw.get("minReadySeconds"), default=base.min_ready_seconds
         ),
+        skip_await=check.boolean("rollout.skipAwait", raw.get("skipAwait"), default=False),
     )
     if rollout.timeout_seconds <= rollout.progress_deadline_seconds:
         check.fail(

@@ -88,7 +88,7 @@ CASES = {
         2,
         "services.event-service.replica: unknown key "
         "(allowed: autoscaling, build, env, iamRoleArn, image, imagePullPolicy, ingressPath, "
-        "probes, replicas, resources, serviceType)",
+        "nodePort, probes, replicas, resources, serviceType)",
     ),
     "NodePort where not allowed": (
         "services.reminder-service.serviceType",
