@@ -5,7 +5,8 @@ Kubernetes object it registers as YAML, one object per file, so that `diff -r` o
 review diff. Needs no Pulumi CLI, cluster, Docker or secrets: `secure:` values are never
 decrypted, and every Secret value shows as `[secret]`.
 
-Exit codes: 0 rendered; 2 bad project, stack file or config (one line on stderr, nothing written).
+Exit codes: 0 rendered; 1 policy violations (with --check, listed one per line); 2 bad project,
+stack file or config (one line on stderr, nothing written).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pulumi
 
 from components import catalog
 from components.settings import required_secrets
+from tools.check import check_render, format_violations
 from tools.harness import ProgramRun, Registered, reveal, run_program, shutdown
 from tools.manifests import dump, file_name, to_manifest
 from tools.stack_config import ROOT, SECRET_PLACEHOLDER, StackConfig, StackFileError, load_stack
@@ -138,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=ROOT,
         help="folder holding Pulumi.yaml, the stack files and __main__.py (default: this repo)",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="run the policy rules (docs/policy.md) over the render; exit 1 on any violation",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.project_dir / "rendered" / args.stack
     try:
@@ -150,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = write(result, out)
     print(summary(result))
     print(f"wrote {len(paths)} objects to {out}")
+    if args.check:
+        violations = check_render(result.manifests)
+        if violations:
+            print(format_violations(violations))
+            print(f"policy: {len(violations)} violation(s); see docs/policy.md")
+            return 1
+        print("policy: no violations")
     return 0
 
 
