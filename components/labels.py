@@ -18,12 +18,18 @@ def selector_labels(component: str, instance: str) -> dict[str, str]:
     }
 
 
-def recommended_labels(component: str, instance: str, version: str) -> dict[str, str]:
-    """The recommended `app.kubernetes.io/*` set, plus the original manifests' `app` label."""
-    return {
+def recommended_labels(component: str, instance: str, version: str | None = None) -> dict[str, str]:
+    """The recommended `app.kubernetes.io/*` set, plus the original manifests' `app` label.
+
+    `version` belongs only on what a release really changes (the Deployment and its pods): on
+    every other object it would turn each release into an update of the whole environment.
+    """
+    labels = {
         **selector_labels(component, instance),
         "app.kubernetes.io/part-of": PROJECT,
-        "app.kubernetes.io/version": version,
         "app.kubernetes.io/managed-by": "pulumi",
         "app": instance,
     }
+    if version is not None:
+        labels["app.kubernetes.io/version"] = version
+    return labels

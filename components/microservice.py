@@ -77,7 +77,8 @@ class Microservice(pulumi.ComponentResource):
         self._args = args
         self.settings = svc
         self._instance = env.object_name(svc.name)
-        self._labels = recommended_labels(svc.name, self._instance, env.version)
+        self._labels = recommended_labels(svc.name, self._instance)
+        self._release_labels = recommended_labels(svc.name, self._instance, env.version)
         self._selector = selector_labels(svc.name, self._instance)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -215,7 +216,7 @@ class Microservice(pulumi.ComponentResource):
                 "rolling_update": {"max_unavailable": 0, "max_surge": 1},
             },
             "template": {
-                "metadata": {"labels": self._labels},
+                "metadata": {"labels": self._release_labels},
                 "spec": pod.pod_spec(
                     svc,
                     selector=self._selector,
@@ -228,6 +229,7 @@ class Microservice(pulumi.ComponentResource):
             # With an autoscaler the field is left to it, so `pulumi up` never undoes a scale.
             spec["replicas"] = svc.replicas
         meta = self._metadata(self._instance)
+        meta["labels"] = self._release_labels
         # Fail the update with Kubernetes' reason instead of waiting on a rollout that is stuck.
         meta["annotations"] = {TIMEOUT_ANNOTATION: str(rollout.timeout_seconds)}
         if rollout.skip_await:

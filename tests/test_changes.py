@@ -189,10 +189,11 @@ def test_reordered_containers_are_matched_by_name(dev: Render) -> None:
 
 def test_label_keys_with_dots_are_quoted(dev: Render) -> None:
     head = copy.deepcopy(dev)
-    labels = head["service-dev-reminder-service.yaml"]["metadata"]["labels"]
+    labels = head["deployment-dev-reminder-service.yaml"]["metadata"]["labels"]
     labels["app.kubernetes.io/version"] = "1.0.1"
     assert _lines(compare(dev, head)) == [
-        'dev-reminder-service Service: metadata.labels["app.kubernetes.io/version"] 1.0.0 -> 1.0.1'
+        'dev-reminder-service Deployment: metadata.labels["app.kubernetes.io/version"] '
+        "1.0.0 -> 1.0.1"
     ]
 
 

@@ -91,3 +91,14 @@ def test_replicas_change_touches_only_that_deployment():
     before = run_program(stack_with_secrets("prod"))
     after = run_program(edited(stack_with_secrets("prod"), "services.event-service.replicas", 4))
     assert {short(u) for u in changed_urns(before, after)} == {"Deployment::prod-event-service"}
+
+
+def test_a_release_touches_only_the_deployments():
+    before = run_program(stack_with_secrets("prod"))
+    after = run_program(edited(stack_with_secrets("prod"), "version", "1.1.0"))
+    # The version label sits only on Deployments and their pods, so nothing else is updated.
+    assert {short(u) for u in changed_urns(before, after)} == {
+        f"Deployment::prod-{service}" for service in CATALOG
+    }
+    image = template(after, "prod-event-service")["spec"]["containers"][0]["image"]
+    assert image == "docker.io/adisakshya/event-service:1.1.0-prod"

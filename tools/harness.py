@@ -28,6 +28,8 @@ from pulumi.runtime.sync_await import _sync_await
 from tools.stack_config import ROOT, StackConfig
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
+# Fields whose change makes pulumi-kubernetes replace a ConfigMap or Secret rather than update it.
+REPLACING_FIELDS = ("data", "stringData", "binaryData")
 DIGEST_PLACEHOLDER = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
 
@@ -114,8 +116,12 @@ class ProviderMocks(pulumi.runtime.Mocks):
             meta = dict(reveal(state.get("metadata") or {}))
             if not meta.get("name"):
                 # A replacement is a create, and a create draws a new random suffix: derive the
-                # stand-in from the inputs so that changed inputs give a changed name.
-                fingerprint = json.dumps(reveal(args.inputs), sort_keys=True, default=str)
+                # stand-in from what forces a replacement (a ConfigMap's or Secret's data; for
+                # other kinds, any input), so that only such a change gives a new name.
+                replacing = {k: args.inputs[k] for k in REPLACING_FIELDS if k in args.inputs}
+                fingerprint = json.dumps(
+                    reveal(replacing or args.inputs), sort_keys=True, default=str
+                )
                 suffix = hashlib.sha256(f"{args.name}|{fingerprint}".encode()).hexdigest()[:8]
                 meta["name"] = f"{args.name}-{suffix}"
                 state["metadata"] = meta
