@@ -73,6 +73,15 @@ class Checker:
         for name in sorted(set(value) - allowed, key=str):
             self.fail(f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
+    def variable_name(self, key: str, name: Any) -> bool:
+        """An environment variable name any shell and Kubernetes accept (`BAD=NAME` is not)."""
+        if ENV_NAME.match(str(name)):
+            return True
+        self.fail(
+            key, "not a valid variable name (letters, digits and '_', not starting with a digit)"
+        )
+        return False
+
     def label(self, key: str, value: Any, *, required: bool) -> str | None:
         if value is None or value == "":
             if required:

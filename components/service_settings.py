@@ -11,7 +11,7 @@ from components.catalog import (
     SENSITIVE_VARIABLES,
     ServiceSpec,
 )
-from components.checks import ENV_NAME, Checker, kind_of
+from components.checks import Checker, kind_of
 
 SERVICE_KEYS = frozenset(
     {
@@ -145,11 +145,7 @@ def _env_values(check: Checker, key: str, service: str, raw: Any) -> dict[str, s
     env: dict[str, str] = {}
     for name, value in check.mapping(key, raw).items():
         var_key = f"{key}.{name}"
-        if not ENV_NAME.match(str(name)):
-            check.fail(
-                var_key,
-                "not a valid variable name (letters, digits and '_', not starting with a digit)",
-            )
+        if not check.variable_name(var_key, name):
             continue
         if name in SENSITIVE_VARIABLES:
             check.fail(
@@ -171,12 +167,9 @@ def _secret_values(check: Checker, key: str, raw: Any) -> dict[str, Sensitive]:
     secrets: dict[str, Sensitive] = {}
     for name, value in check.mapping(key, raw).items():
         var_key = f"{key}.{name}"
-        if not ENV_NAME.match(str(name)):
-            check.fail(
-                var_key,
-                "not a valid variable name (letters, digits and '_', not starting with a digit)",
-            )
-        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if not check.variable_name(var_key, name):
+            continue
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             secrets[name] = Sensitive(str(value))
         else:
             check.fail(var_key, f"must be a string, not {kind_of(value)}")

@@ -26,7 +26,7 @@ from typing import Any, Literal, NoReturn
 
 import yaml
 
-from tools.stack_config import SECRET_PLACEHOLDER
+from tools.stack_config import SECRET_PLACEHOLDER, mask
 
 MARKER = "<!-- notification-delivery-change-summary -->"
 """First line of the markdown report; the pull-request workflow edits the comment that has it."""
@@ -174,21 +174,13 @@ def _logical_name(file: str, manifest: Mapping[str, Any]) -> str:
     return str(_metadata(manifest).get("name") or stem)
 
 
-def _mask_leaves(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _mask_leaves(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_leaves(v) for v in value]
-    return SECRET_PLACEHOLDER
-
-
 def _masked(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A Secret with every data value replaced, whatever the file held; others unchanged."""
     out = dict(manifest)
     if out.get("kind") == "Secret":
         for key in _SECRET_DATA_FIELDS:
             if key in out:
-                out[key] = _mask_leaves(out[key])
+                out[key] = mask(out[key])
     return out
 
 

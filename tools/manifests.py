@@ -8,13 +8,13 @@ from typing import Any
 import yaml
 
 from tools.harness import Registered, is_secret
-from tools.stack_config import SECRET_PLACEHOLDER
+from tools.stack_config import mask
 
 
 def _clean(value: Any) -> Any:
     """Wire format to manifest: secrets masked, whole floats back to ints, nulls dropped."""
     if is_secret(value):
-        return _mask(value["value"])
+        return mask(value["value"])
     if isinstance(value, Mapping):
         return {k: _clean(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
@@ -24,22 +24,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _mask(value: Any) -> Any:
-    """Keep a secret's shape (its keys), never its values."""
-    if isinstance(value, Mapping):
-        return {k: _mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask(v) for v in value]
-    return SECRET_PLACEHOLDER
-
-
 def to_manifest(resource: Registered) -> dict[str, Any]:
     manifest = _clean(resource.state)
     if manifest.get("kind") == "Secret":
         # Belt and braces: whatever reached a Secret's data is shown as the placeholder.
         for key in ("data", "stringData"):
             if key in manifest:
-                manifest[key] = _mask(manifest[key])
+                manifest[key] = mask(manifest[key])
     return manifest
 
 

@@ -20,6 +20,15 @@ SECRET_PLACEHOLDER = "[secret]"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def mask(value: Any) -> Any:
+    """Keep a secret's shape (its keys), never its values."""
+    if isinstance(value, Mapping):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return SECRET_PLACEHOLDER
+
+
 class StackFileError(Exception):
     """A project or stack file that cannot be read; the message is one line."""
 
