@@ -9,7 +9,6 @@ suffix whenever the object's inputs change, as a replacement would), and gives a
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import json
 import runpy
@@ -28,6 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 from tools.stack_config import ROOT, StackConfig
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_WORKER_LOOPS: set[asyncio.AbstractEventLoop] = set()
 # Fields whose change makes pulumi-kubernetes replace a ConfigMap or Secret rather than update it.
 REPLACING_FIELDS = ("data", "stringData", "binaryData")
 DIGEST_PLACEHOLDER = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
@@ -165,6 +165,8 @@ class RecordingMonitor(MockMonitor):
         self.capturing.latest.inputs = {}
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            # The SDK gave this worker thread an event loop of its own; shutdown() closes it.
+            _WORKER_LOOPS.add(asyncio.get_event_loop())
             self.order.append(response.urn)
             self.inputs[response.urn] = self.capturing.latest.inputs
             self.options[response.urn] = {
@@ -192,9 +194,10 @@ def shutdown() -> None:
     loop = asyncio.get_event_loop()
     loop.run_until_complete(loop.shutdown_default_executor())
     # The worker threads are gone, but their loops stay referenced from the SDK's futures.
-    for obj in gc.get_objects():
-        if isinstance(obj, asyncio.AbstractEventLoop) and not obj.is_running():
-            obj.close()
+    for worker_loop in _WORKER_LOOPS:
+        if worker_loop is not loop and not worker_loop.is_running():
+            worker_loop.close()
+    _WORKER_LOOPS.clear()
 
 
 def run_program(
