@@ -1,0 +1,98 @@
+"""A bare Pulumi program: registers a dump's objects with the SDK's classes, and nothing else.
+
+`tools.bench_driver bare` loads the dump into `RECORDS` (outside the timed part), then runs this
+file as `__main__` under the same mock runtime as the real program. The objects are the same
+types, names, parents and input values as the real program registered; what is missing is
+everything the real program does besides registering (reading and checking config, building
+the input dicts, wiring outputs between objects). The difference between the two runs is our
+cost; this run is the SDK's.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+from typing import Any
+
+import pulumi
+
+from tools.harness import is_secret
+
+RECORDS: list[dict[str, Any]] = []
+"""The dump, set by the driver: type, name, urn, parent, custom, inputs of each registration."""
+
+# Set by the class itself from its type token; passing them again would be an error.
+_IMPLIED = ("apiVersion", "kind")
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+def _rebuild(value: Any) -> Any:
+    """Recorded wire values back to program values: secret envelopes become secret outputs."""
+    if is_secret(value):
+        return pulumi.Output.secret(_rebuild(value["value"]))
+    if isinstance(value, dict):
+        return {k: _rebuild(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rebuild(v) for v in value]
+    return value
+
+
+# Cached: a lookup per object would bill import machinery to the SDK's registration cost.
+@functools.cache
+def _resource_class(type_token: str) -> type[pulumi.CustomResource] | None:
+    """`kubernetes:networking.k8s.io/v1:Ingress` -> `pulumi_kubernetes.networking.v1.Ingress`."""
+    package, module, kind = type_token.split(":")
+    if package != "kubernetes":
+        return None
+    group, _, version = module.partition("/")
+    # API groups name the Python package by their first label: networking.k8s.io -> networking.
+    return getattr(
+        importlib.import_module(f"pulumi_kubernetes.{group.split('.')[0]}.{version}"), kind
+    )
+
+
+def register(records: list[dict[str, Any]]) -> None:
+    resources: dict[str, pulumi.Resource] = {}
+    for record in records:
+        parent = resources.get(record["parent"])
+        opts = pulumi.ResourceOptions(parent=parent) if parent is not None else None
+        if not record["custom"]:
+            # The program's components, registered as the SDK's plain ComponentResource.
+            resources[record["urn"]] = pulumi.ComponentResource(
+                record["type"], record["name"], None, opts
+            )
+            continue
+        inputs = {k: _rebuild(v) for k, v in record["inputs"].items() if k not in _IMPLIED}
+        cls = _resource_class(record["type"])
+        if cls is None:
+            resources[record["urn"]] = pulumi.CustomResource(
+                record["type"], record["name"], inputs, opts
+            )
+        else:
+            kwargs = {_snake(k): v for k, v in inputs.items()}
+            resources[record["urn"]] = cls(record["name"], opts=opts, **kwargs)
+
+
+def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parents before children (the dump is sorted by URN, which does not guarantee it)."""
+    by_urn = {r["urn"]: r for r in records}
+
+    def depth(record: dict[str, Any]) -> int:
+        level = 0
+        while record["parent"] in by_urn:
+            record = by_urn[record["parent"]]
+            level += 1
+        return level
+
+    return sorted(records, key=depth)
+
+
+if __name__ == "__main__":
+    from tools import bench_bare
+
+    register(_ordered(bench_bare.RECORDS))

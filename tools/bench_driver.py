@@ -1,0 +1,185 @@
+"""One measurement of `tools.bench`, in a process of its own: `python -m tools.bench_driver ...`.
+
+Modes (each prints one JSON line on stdout: `{"objects", "kubernetes", "seconds"}`):
+
+- `program --services N [--dump FILE]`: swap `components.catalog.CATALOG` for N synthetic services
+  with every feature on, run the real `__main__.py` under the mock runtime
+  (`tools.harness.run_program`) and time that run alone. `--dump` writes what was registered
+  (type, name, parent, inputs) so that `bare` can register exactly the same objects.
+- `bare --inputs FILE`: run `tools/bench_bare.py` under the same mock runtime: it registers the
+  dumped objects with the SDK's own classes and nothing else, which is the SDK's cost for them.
+
+A fresh process per measurement keeps one size's garbage, caches and peak memory out of the next,
+and lets the caller read the peak RSS of exactly this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from components import catalog
+from components.catalog import CONTAINER_PORT, ServiceSpec
+from tools import bench_bare
+from tools.harness import ProgramRun, run_program, shutdown
+from tools.stack_config import ROOT, StackConfig
+
+BARE_MAIN = Path(__file__).with_name("bench_bare.py")
+
+PROJECT = "notification-delivery"
+
+
+def synthetic_catalog(count: int) -> dict[str, ServiceSpec]:
+    """`count` services shaped like the real three, cycling through their shapes.
+
+    Each copy keeps its template's kind (HTTP or worker), probe, AWS resources, required
+    variables and secrets, but gets a database of its own, so that the environment's per-database
+    objects (one ExternalName Service each) grow with the catalog as they would in real life.
+    """
+    templates = list(catalog.CATALOG.values())
+    services: dict[str, ServiceSpec] = {}
+    for index in range(count):
+        template = templates[index % len(templates)]
+        name = f"{template.name}-{index:03d}"
+        database = f"{template.database}{index:03d}"
+        services[name] = ServiceSpec(
+            name=name,
+            description=f"synthetic copy of {template.name}",
+            port=CONTAINER_PORT,
+            http=template.http,
+            database=database,
+            aws=template.aws,
+            probe_path=template.probe_path,
+            ingress_path=f"{template.ingress_path}-{index:03d}" if template.ingress_path else None,
+            env=MappingProxyType({**template.env, "DB_NAME": database}),
+            required_env=template.required_env,
+            required_secrets=template.required_secrets,
+            resources=template.resources,
+        )
+    return services
+
+
+def synthetic_config(services: Mapping[str, ServiceSpec]) -> StackConfig:
+    """One environment running `services` with every optional feature on.
+
+    Autoscaling (which also brings a PodDisruptionBudget, min 2 replicas), an Ingress with TLS,
+    an IRSA role per service, the environment's network policies plus each HTTP service's
+    ingress allow, and an external database host per service.
+    """
+    count = len(services)
+    service_config = {
+        name: {
+            "autoscaling": {
+                "minReplicas": 2,
+                "maxReplicas": 4,
+                "targetCPUUtilizationPercentage": 70,
+            },
+            "iamRoleArn": f"arn:aws:iam::123456789012:role/bench-{name}",
+            "env": {"LOG_LEVEL": "info"},
+        }
+        for name in services
+    }
+    # With an IRSA role the static AWS keys are not required, so only the rest is given.
+    secrets = {
+        name: {
+            secret: f"bench-{name}-{secret}"
+            for secret in spec.required_secrets
+            if not secret.startswith("AWS_")
+        }
+        for name, spec in services.items()
+    }
+    values: dict[str, Any] = {
+        "environment": "bench",
+        "prefix": "bench",
+        "version": "1.0.0",
+        "externalServices": {
+            "databaseHosts": {
+                spec.database: f"{spec.database}.bench.rds.amazonaws.com"
+                for spec in services.values()
+            },
+            "awsAccountId": "123456789012",
+            "eventStore": "bench-event-store",
+        },
+        "services": service_config,
+        "secrets": secrets,
+        "ingress": {"enabled": True, "host": "bench.example.com", "tlsSecretName": "bench-tls"},
+        # Large enough for every service at full scale, so the quota check passes at any size.
+        "quota": {
+            "requests.cpu": str(count * 10),
+            "requests.memory": f"{count * 10}Gi",
+            "limits.memory": f"{count * 20}Gi",
+            "pods": str(count * 10),
+        },
+    }
+    return StackConfig(project=PROJECT, stack="bench", values=values, secret_keys={"secrets"})
+
+
+def dump_run(run: ProgramRun, path: Path) -> None:
+    """What `bench_bare.py` needs to register the same objects: registration order kept."""
+    records = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "urn": r.urn,
+            "parent": r.parent,
+            "custom": r.custom,
+            "inputs": r.inputs,
+        }
+        for r in run.resources
+    ]
+    path.write_text(json.dumps(records))
+
+
+def _report(run: ProgramRun, seconds: float) -> None:
+    print(
+        json.dumps(
+            {
+                "objects": len(run.resources),
+                "kubernetes": len(run.kubernetes()),
+                "seconds": seconds,
+            }
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_driver")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    program = sub.add_parser("program", help="the real program over a synthetic catalog")
+    program.add_argument("--services", type=int, required=True)
+    program.add_argument("--dump", type=Path, help="write the registered objects here")
+    bare = sub.add_parser("bare", help="the SDK alone, registering a dump's objects")
+    bare.add_argument("--inputs", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    if args.mode == "program":
+        services = synthetic_catalog(args.services)
+        # settings.py and render read `catalog.CATALOG` at call time, so this swaps the catalog
+        # for the program without touching components/.
+        catalog.CATALOG = MappingProxyType(services)
+        config = synthetic_config(services)
+        start = time.perf_counter()
+        run = run_program(config, main=ROOT / "__main__.py")
+        seconds = time.perf_counter() - start
+        if args.dump:
+            dump_run(run, args.dump)
+    else:
+        # Loaded before the clock starts: reading the dump is not part of registering.
+        bench_bare.RECORDS = json.loads(args.inputs.read_text())
+        config = StackConfig(project=PROJECT, stack="bench", values={})
+        start = time.perf_counter()
+        run = run_program(config, main=BARE_MAIN)
+        seconds = time.perf_counter() - start
+    _report(run, seconds)
+    shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
