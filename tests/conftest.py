@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +26,7 @@ def all_secrets() -> dict[str, dict[str, str]]:
 
 def stack_with_secrets(stack: str = "dev") -> StackConfig:
     """The committed stack file plus every required secret, marked secret as `--secret` does."""
-    config = load_stack(stack)
-    config.values["secrets"] = all_secrets()
-    config.secret_keys.add("secrets")
-    return config
+    return load_stack(stack).with_secrets(all_secrets())
 
 
 class CountingMocks(ProviderMocks):
@@ -63,11 +59,4 @@ def prod_run() -> ProgramRun:
 
 
 def edited(config: StackConfig, path: str, value: Any) -> StackConfig:
-    """A deep copy of `config` with the dotted `path` (as `pulumi config set --path`) set."""
-    result = copy.deepcopy(config)
-    keys = path.split(".")
-    node = result.values
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-    node[keys[-1]] = value
-    return result
+    return config.edited(path, value)

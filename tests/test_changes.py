@@ -123,9 +123,7 @@ def test_dev_and_prod_share_no_object(dev: Render, prod: Render) -> None:
 
 
 def test_real_secret_value_never_printed(dev: Render, tmp_path: Path) -> None:
-    config = load_stack("dev")
-    config.values["secrets"] = {"event-service": {"DB_PASS": "hunter2-real-pass"}}
-    config.secret_keys.add("secrets")
+    config = load_stack("dev").with_secrets({"event-service": {"DB_PASS": "hunter2-real-pass"}})
     head = _render_to(tmp_path / "head", "dev", config)
 
     found = compare(dev, head)

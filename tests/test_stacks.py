@@ -231,10 +231,7 @@ def test_a_new_environment_needs_only_a_stack_file(tmp_path: Path):
       env: {DB_HOST: stg-db.internal, NOTIFICATION_QUEUE_URL: "https://sqs/1/stg-n"}
 """
     )
-    config = load_stack("staging", root=tmp_path)
-    config.values["secrets"] = all_secrets()
-    config.secret_keys.add("secrets")
-    run = run_program(config)
+    run = run_program(load_stack("staging", root=tmp_path).with_secrets(all_secrets()))
     assert run.outputs["namespace"] == "staging"
     names = {manifest(r)["metadata"]["name"] for r in run.kubernetes() if r.kind == "Deployment"}
     assert names == {f"stg-{s}" for s in CATALOG}

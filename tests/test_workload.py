@@ -430,13 +430,7 @@ def test_rollout_timeout_must_outlast_the_progress_deadline():
 
 
 def test_local_stack_pins_node_ports_and_admits_node_traffic():
-    from tests.conftest import all_secrets
-    from tools.stack_config import load_stack
-
-    config = load_stack("local")
-    config.values["secrets"] = all_secrets()
-    config.secret_keys.add("secrets")
-    run = run_program(config)
+    run = run_program(stack_with_secrets("local"))
     services = objects(run, "Service")
     assert services["local-reminder-service"]["spec"]["type"] == "NodePort"
     assert services["local-reminder-service"]["spec"]["ports"][0]["nodePort"] == 30080

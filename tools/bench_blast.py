@@ -48,17 +48,6 @@ class BlastRow:
     missing: list[str] = field(default_factory=list)
 
 
-def _edited(config: StackConfig, path: str, value: Any) -> StackConfig:
-    """A deep copy with the dotted `path` set, as `pulumi config set --path` would."""
-    result = copy.deepcopy(config)
-    node = result.values
-    keys = path.split(".")
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-    node[keys[-1]] = value
-    return result
-
-
 def _rendered(stack: str, config: StackConfig | None = None, root: Path = ROOT) -> Manifests:
     # render() fills missing secrets into the config it is given: hand it a copy.
     return render(stack, root=root, config=copy.deepcopy(config) if config else None).manifests
@@ -70,13 +59,12 @@ def _manifests(run: ProgramRun) -> Manifests:
 
 def _with_secrets(stack: str) -> StackConfig:
     """The stack file plus a distinct value for every required secret, marked secret."""
-    config = load_stack(stack)
-    config.values["secrets"] = {
-        spec.name: {name: f"bench-{spec.name}-{name}" for name in spec.required_secrets}
-        for spec in catalog.CATALOG.values()
-    }
-    config.secret_keys.add("secrets")
-    return config
+    return load_stack(stack).with_secrets(
+        {
+            spec.name: {name: f"bench-{spec.name}-{name}" for name in spec.required_secrets}
+            for spec in catalog.CATALOG.values()
+        }
+    )
 
 
 def _describe(change: Change) -> str:
@@ -103,7 +91,7 @@ def replicas_row() -> BlastRow:
     # object that can change is its Deployment (spec.replicas). In dev (1 replica) a step to 2
     # rightly adds a PDB; that is a new guarantee, not blast radius, so it is not measured here.
     base = load_stack("prod")
-    head = _edited(base, "services.event-service.replicas", 3)
+    head = base.edited("services.event-service.replicas", 3)
     expected = {("updated", "Deployment", "prod-event-service")}
     return _row(
         "one service's replicas (prod event-service 2 -> 3)",
@@ -117,7 +105,7 @@ def variable_row() -> BlastRow:
     # A ConfigMap is immutable and content-named: a new value is a new ConfigMap (replaced), and
     # the Deployment must point at it (updated), which is what rolls the pods onto the value.
     base = load_stack("dev")
-    head = _edited(base, "services.event-service.env.LOG_LEVEL", "debug")
+    head = base.edited("services.event-service.env.LOG_LEVEL", "debug")
     expected = {
         ("replaced", "ConfigMap", "dev-event-service"),
         ("updated", "Deployment", "dev-event-service"),
@@ -135,7 +123,7 @@ def secret_row() -> BlastRow:
     # program with real, distinct values instead and compare what was registered. The Secret is
     # immutable and replaced under a new provider-chosen name; the Deployment follows the name.
     base = _with_secrets("dev")
-    head = _edited(base, "secrets.notification-service.DB_PASS", "rotated-bench-value")
+    head = base.edited("secrets.notification-service.DB_PASS", "rotated-bench-value")
     before = _manifests(run_program(copy.deepcopy(base)))
     after = _manifests(run_program(copy.deepcopy(head)))
     expected = {
@@ -154,7 +142,7 @@ def release_row() -> BlastRow:
     # A release changes the image tag and the version label, which live only on Deployments and
     # their pod templates; every other object is version-free by design (components/labels.py).
     base = load_stack("dev")
-    head = _edited(base, "version", "1.1.0")
+    head = base.edited("version", "1.1.0")
     expected = {("updated", "Deployment", f"dev-{name}") for name in catalog.CATALOG}
     return _row(
         "release version (dev 1.0.0 -> 1.1.0)",

@@ -8,6 +8,7 @@ marks it.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,23 @@ class StackConfig:
     secret_keys: set[str] = field(default_factory=set)
     other: dict[str, Any] = field(default_factory=dict)
     """Keys of other namespaces (`kubernetes:context`), passed through unchanged."""
+
+    def edited(self, path: str, value: Any) -> StackConfig:
+        """A deep copy with the dotted `path` set, as `pulumi config set --path` would set it."""
+        result = copy.deepcopy(self)
+        keys = path.split(".")
+        node = result.values
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+        return result
+
+    def with_secrets(self, secrets: Mapping[str, Mapping[str, str]]) -> StackConfig:
+        """A deep copy with `secrets` set as `pulumi config set --secret --path` would set them."""
+        result = copy.deepcopy(self)
+        result.values["secrets"] = {service: dict(values) for service, values in secrets.items()}
+        result.secret_keys.add("secrets")
+        return result
 
     def to_pulumi(self) -> tuple[dict[str, str], list[str]]:
         """The config map and secret-key list as the CLI hands them to a program."""
