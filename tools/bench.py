@@ -379,8 +379,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also write pyinstrument profiles to bench/ (needs pyinstrument in the venv)",
     )
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where results go (bench/)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where results go (default bench/, or bench/quick/ with --quick so that a quick "
+        "check never overwrites the committed full-run figures)",
+    )
     args = parser.parse_args(argv)
+    args.out = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
     runs = args.runs or (3 if args.quick else 7)
     rounds = args.rounds or (2 if args.quick else 3)
     sizes = sorted(set(args.sizes or ((10, 30) if args.quick else (30, 100, 300))))
