@@ -18,13 +18,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from components import catalog
-from components.catalog import CONTAINER_PORT, ServiceSpec
+from components.catalog import ServiceSpec
 from tools.changes import ACTIONS, Change, compare
 from tools.harness import ProgramRun, run_program, shutdown
 from tools.manifests import file_name, to_manifest
@@ -152,21 +152,14 @@ def release_row() -> BlastRow:
     )
 
 
-NEW_SERVICE = ServiceSpec(
+# reminder-service's shape under another name and database, so it stays in step with the catalog.
+NEW_SERVICE = replace(
+    catalog.CATALOG["reminder-service"],
     name="audit-service",
     description="synthetic fourth service, shaped like reminder-service",
-    port=CONTAINER_PORT,
-    http=True,
     database="audit",
-    aws=("eventTopicArn",),
-    probe_path="/docs",
     ingress_path="/audit",
-    env=MappingProxyType(
-        {"PORT": str(CONTAINER_PORT), "NODE_ENV": "production", "DB_USER": "postgres"}
-        | {"DB_NAME": "audit"}
-    ),
-    required_env=("DB_HOST", "EVENT_TOPIC_ARN"),
-    required_secrets=("DB_PASS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    env=MappingProxyType({**catalog.CATALOG["reminder-service"].env, "DB_NAME": "audit"}),
 )
 
 

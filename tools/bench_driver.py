@@ -20,12 +20,13 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from components import catalog
-from components.catalog import CONTAINER_PORT, ServiceSpec
+from components.catalog import ServiceSpec
 from tools import bench_bare
 from tools.harness import ProgramRun, run_program, shutdown
 from tools.stack_config import ROOT, StackConfig
@@ -48,19 +49,14 @@ def synthetic_catalog(count: int) -> dict[str, ServiceSpec]:
         template = templates[index % len(templates)]
         name = f"{template.name}-{index:03d}"
         database = f"{template.database}{index:03d}"
-        services[name] = ServiceSpec(
+        # A copy of the template with only what must differ: any field the catalog grows is kept.
+        services[name] = replace(
+            template,
             name=name,
             description=f"synthetic copy of {template.name}",
-            port=CONTAINER_PORT,
-            http=template.http,
             database=database,
-            aws=template.aws,
-            probe_path=template.probe_path,
             ingress_path=f"{template.ingress_path}-{index:03d}" if template.ingress_path else None,
             env=MappingProxyType({**template.env, "DB_NAME": database}),
-            required_env=template.required_env,
-            required_secrets=template.required_secrets,
-            resources=template.resources,
         )
     return services
 
