@@ -1,12 +1,14 @@
 """One stack, one environment: its namespace and one Microservice per catalog service."""
 
+from pathlib import Path
+
 import pulumi
 
 from components import Environment, EnvironmentArgs, Microservice, MicroserviceArgs
-from components.settings import from_pulumi_config
+from components.config import from_pulumi_config
 
 # Every check runs before the first resource is registered, so bad config creates nothing.
-settings = from_pulumi_config()
+settings = from_pulumi_config(Path(__file__).resolve().parent)
 
 environment = Environment(settings.prefix, EnvironmentArgs(settings=settings))
 

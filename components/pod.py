@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from components.service_settings import ProbeTiming, ServiceSettings
+from components.settings import ProbeTiming, ServiceSettings
 
 RUN_AS_USER = 10001
 """A UID above 10000, so it matches no user on a node; the images declare no USER."""

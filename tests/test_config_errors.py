@@ -9,7 +9,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.settings import ConfigError
+from components.config import ConfigError
 from tests.conftest import CountingMocks, edited, stack_with_secrets
 from tools.harness import run_program
 from tools.stack_config import ROOT, StackFileError, load_stack
@@ -86,9 +86,7 @@ CASES = {
     "misspelt service key": (
         "services.event-service.replica",
         2,
-        "services.event-service.replica: unknown key "
-        "(allowed: autoscaling, build, env, iamRoleArn, image, imagePullPolicy, ingressPath, "
-        "nodePort, probes, replicas, resources, serviceType)",
+        "services.event-service.replica: unknown key; did you mean 'replicas'?",
     ),
     "NodePort where not allowed": (
         "services.reminder-service.serviceType",

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from components import Microservice, MicroserviceArgs
-from components.settings import load
+from components.config import load
 from tests.conftest import all_secrets, secret_value, stack_with_secrets
 from tools.harness import ProviderMocks, contains_secret, is_secret, reveal
 from tools.render import render, summary, write
@@ -80,7 +80,7 @@ def mocks() -> None:
 
 @pulumi.runtime.test
 def test_component_keeps_secrets_secret_and_names_plain(mocks):
-    settings = load(stack_with_secrets("dev").values, secret_keys={"secrets"})
+    settings = load(stack_with_secrets("dev").values, secret_keys={"secrets"}).settings
     service = next(s for s in settings.services if s.name == "reminder-service")
     ms = Microservice(
         "dev-reminder-service",

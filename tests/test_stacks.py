@@ -243,10 +243,13 @@ def test_a_new_environment_needs_only_a_stack_file(tmp_path: Path):
     assert image == "docker.io/adisakshya/reminder-service:1.2.0-stg"
 
 
-def test_building_from_source_deploys_the_pushed_digest():
+def test_building_from_source_deploys_the_pushed_digest(tmp_path):
+    context = tmp_path / "reminder-service"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM node:20-alpine\n")
     config = stack_with_secrets("dev")
     config.values["services"]["reminder-service"]["build"] = {
-        "context": "../reminder-service/src",
+        "context": str(context),
         "platform": "linux/amd64",
     }
     config.values["registry"] = "registry.example.com/team"
@@ -258,7 +261,7 @@ def test_building_from_source_deploys_the_pushed_digest():
     assert len(images) == 1
     inputs = reveal(images[0].inputs)
     assert inputs["imageName"] == "registry.example.com/team/reminder-service:1.0.0-dev"
-    assert inputs["build"]["context"] == "../reminder-service/src"
+    assert inputs["build"]["context"] == str(context)
     assert inputs["build"]["platform"] == "linux/amd64"
     assert inputs["registry"]["server"] == "registry.example.com"
     assert inputs["registry"]["username"] == "ci-bot"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.catalog import CATALOG, CONTAINER_PORT
-from components.settings import ConfigError
+from components.config import ConfigError
 from tests.conftest import CountingMocks, edited, stack_with_secrets
 from tools.harness import ProgramRun, reveal, run_program
 
@@ -195,7 +195,8 @@ def test_an_iam_role_replaces_static_aws_keys():
 def test_a_malformed_role_arn_is_refused():
     config = edited(stack_with_secrets("dev"), "services.event-service.iamRoleArn", "admin")
     assert error_of(config) == PREFIX + (
-        "services.event-service.iamRoleArn: 'admin' is not an IAM role ARN (arn:aws:iam::…:role/…)"
+        "services.event-service.iamRoleArn: 'admin' is not an IAM role ARN "
+        "(arn:<partition>:iam::<account>:role/<name>)"
     )
 
 
@@ -239,7 +240,8 @@ def test_disruption_budgets_exactly_where_more_than_one_pod_runs(dev_run, prod_r
         ),
         (
             {"minReplicas": 2},
-            "services.event-service.autoscaling.maxReplicas: is required when autoscaling is on",
+            "services.event-service.autoscaling.maxReplicas: is required; set it with "
+            "`pulumi config set --path 'services.event-service.autoscaling.maxReplicas' <value>`",
         ),
     ],
 )

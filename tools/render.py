@@ -21,8 +21,7 @@ from typing import Any
 
 import pulumi
 
-from components import catalog
-from components.settings import required_secrets
+from components.config import render_session
 from tools.check import check_render, format_violations
 from tools.harness import ProgramRun, Registered, reveal, run_program, shutdown
 from tools.manifests import dump, file_name, to_manifest
@@ -40,41 +39,18 @@ class Render:
     missing_secrets: dict[str, list[str]] = field(default_factory=dict)
 
 
-def fill_missing_secrets(config: StackConfig) -> dict[str, list[str]]:
-    """Stand in `[secret]` for each required secret the stack file lacks; return what was missing.
-
-    A reviewer renders without the secrets; `pulumi up` still refuses to run without them.
-    """
-    secrets = config.values.get("secrets")
-    services = config.values.get("services")
-    if not isinstance(secrets, dict):
-        if secrets is not None:
-            return {}  # let the program's own check name the malformed key
-        secrets = {}
-    services = services if isinstance(services, dict) else {}
-    missing: dict[str, list[str]] = {}
-    for spec in catalog.CATALOG.values():
-        given = secrets.get(spec.name)
-        if given is not None and not isinstance(given, dict):
-            continue
-        given = dict(given or {})
-        lacking = [n for n in required_secrets(spec, services.get(spec.name)) if n not in given]
-        if lacking:
-            missing[spec.name] = lacking
-            given.update({name: SECRET_PLACEHOLDER for name in lacking})
-            secrets[spec.name] = given
-    if missing:
-        config.values["secrets"] = secrets
-        config.secret_keys.add("secrets")
-    return missing
-
-
 def render(stack: str, root: Path = ROOT, config: StackConfig | None = None) -> Render:
-    """Run the program for `stack` and collect its manifests (raises on bad input)."""
+    """Run the program for `stack` and collect its manifests (raises on bad input).
+
+    The program loads its config as `pulumi up` would, in a render session: a required secret
+    the stack file lacks reads `[secret]` (a reviewer renders without the secrets; `pulumi up`
+    still refuses to run without them) and is listed in `missing_secrets`.
+    """
     config = config or load_stack(stack, root)
-    missing = fill_missing_secrets(config)
-    run = run_program(config, main=root / "__main__.py")
+    with render_session() as session:
+        run = run_program(config, main=root / "__main__.py")
     manifests = {file_name(r): to_manifest(r) for r in run.kubernetes()}
+    missing = {k: list(v) for k, v in session.loaded.stand_ins.items()} if session.loaded else {}
     return Render(stack=config, run=run, manifests=manifests, missing_secrets=missing)
 
 

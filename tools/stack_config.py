@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from components.config.stack_file import (
+    SECRET_PLACEHOLDER,
+    StackFileError,
+    is_secure,
+    read_yaml,
+    stack_file_config,
+)
 
-SECRET_PLACEHOLDER = "[secret]"
+__all__ = ["ROOT", "SECRET_PLACEHOLDER", "StackConfig", "StackFileError", "load_stack", "mask"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -28,10 +35,6 @@ def mask(value: Any) -> Any:
     if isinstance(value, list):
         return [mask(v) for v in value]
     return SECRET_PLACEHOLDER
-
-
-class StackFileError(Exception):
-    """A project or stack file that cannot be read; the message is one line."""
 
 
 @dataclass
@@ -81,24 +84,10 @@ def _wire(value: Any) -> str:
     return str(value)
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise StackFileError(f"{path.name}: no such file") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(error, "problem", None) or "cannot be parsed"
-        raise StackFileError(f"{path.name}: not valid YAML{where}: {problem}") from None
-
-
 def _unsecure(value: Any) -> tuple[Any, bool]:
     """Replace `{secure: ...}` leaves with the placeholder; say whether there were any."""
     if isinstance(value, Mapping):
-        if set(value) == {"secure"}:
+        if is_secure(value):
             return SECRET_PLACEHOLDER, True
         found = False
         out = {}
@@ -132,19 +121,11 @@ def _project_defaults(project_file: Mapping[str, Any], project: str) -> dict[str
 
 def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
     """Merge `Pulumi.yaml` project config and `Pulumi.<stack>.yaml` for `stack`."""
-    project_file = _read_yaml(root / "Pulumi.yaml")
+    project_file = read_yaml(root / "Pulumi.yaml")
     if not isinstance(project_file, Mapping) or not project_file.get("name"):
         raise StackFileError("Pulumi.yaml: must be a mapping with a project `name`")
     project = str(project_file["name"])
-    stack_path = root / f"Pulumi.{stack}.yaml"
-    stack_file = _read_yaml(stack_path)
-    if stack_file is None:
-        stack_file = {}
-    if not isinstance(stack_file, Mapping):
-        raise StackFileError(f"{stack_path.name}: must be a mapping with a `config:` section")
-    config = stack_file.get("config") or {}
-    if not isinstance(config, Mapping):
-        raise StackFileError(f"{stack_path.name}: `config` must be a mapping of keys to values")
+    config = stack_file_config(root / f"Pulumi.{stack}.yaml")
 
     values = _project_defaults(project_file, project)
     other: dict[str, Any] = {}

@@ -1,0 +1,447 @@
+"""The stack config, declared once: every key with its type, default and description.
+
+A stack file's `notification-delivery:<key>` entries validate against `StackSettings`. The JSON
+Schema editors use (`schema/stack-config.schema.json`) and the reference in `docs/config.md` are
+generated from these classes (`python -m tools.config_reference --write`), so the three cannot
+disagree. Unknown keys are refused at every depth (`extra="forbid"`).
+
+What a single field cannot say (the catalog's services and databases, rules across fields) is
+checked by `components.config.loading`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+
+from components.config import rules
+
+DEFAULT_REGISTRY = "docker.io/adisakshya"
+"""Where the published images live (`{registry}/{service}:{version}-{prefix}`)."""
+
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+NODE_PORT_RANGE = (30000, 32767)
+
+
+# ---- value types --------------------------------------------------------------------------
+
+
+def kind_of(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a string"
+
+
+def _whole_number(value: Any) -> Any:
+    # The CLI stores a top-level value as a string ("2") and JSON may carry 2 as 2.0; a bool is
+    # an int to Python but never a count (`replicas: true` is a mistake, not 1).
+    if isinstance(value, bool):
+        raise ValueError(f"must be a whole number, not {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+        return int(value)
+    if not isinstance(value, int):
+        raise ValueError(f"must be a whole number, not {value!r}")
+    return value
+
+
+def _flag(value: Any) -> Any:
+    # `pulumi config set production true` stores the string "true".
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
+def _scalar_text(value: Any) -> Any:
+    # A variable's value from YAML may be a number or a boolean; the pod sees text either way.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _account_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _rule(check: Any) -> AfterValidator:
+    return AfterValidator(check)
+
+
+Text = Annotated[str, Field(strict=True)]
+Count = Annotated[int, Field(ge=0, le=rules.INT32_MAX), BeforeValidator(_whole_number)]
+Positive = Annotated[int, Field(ge=1, le=rules.INT32_MAX), BeforeValidator(_whole_number)]
+Flag = Annotated[
+    bool,
+    BeforeValidator(_flag),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}]}),
+]
+DnsLabel = Annotated[Text, _rule(rules.check_dns_label)]
+DnsSubdomain = Annotated[Text, _rule(rules.check_dns_subdomain)]
+Host = Annotated[Text, _rule(rules.check_host_name)]
+Cidr = Annotated[Text, _rule(rules.check_cidr)]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_scalar_text),
+    Field(strict=True),
+    _rule(rules.check_quantity),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "number", "minimum": 0}],
+            "description": "a Kubernetes quantity, e.g. 250m, 1, 256Mi, 1Gi",
+        }
+    ),
+]
+VariableName = Annotated[Text, _rule(rules.check_variable_name)]
+VariableValue = Annotated[
+    str,
+    BeforeValidator(_scalar_text),
+    Field(strict=True),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
+SecretValue = Annotated[
+    str, BeforeValidator(_scalar_text), Field(strict=True), WithJsonSchema({"type": "string"})
+]
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+    )
+
+
+# ---- per service --------------------------------------------------------------------------
+
+
+class Build(_Model):
+    """Build the image from source with pulumi-docker and push it; the pods run its digest."""
+
+    context: Annotated[Text, Field(min_length=1)] = Field(
+        description="Folder holding the Dockerfile, relative to the project; must exist."
+    )
+    dockerfile: Text | None = Field(
+        None,
+        description="Dockerfile path relative to the project; default `<context>/Dockerfile`. "
+        "Must exist.",
+    )
+    platform: Annotated[Text, _rule(rules.check_platform)] | None = Field(
+        None, description="Target platform `os/arch[/variant]`, e.g. `linux/amd64`."
+    )
+
+
+class ProbeTiming(_Model):
+    """When a probe runs and how many failures it tolerates (readiness defaults)."""
+
+    initial_delay_seconds: Count = Field(0, description="Seconds before the first check.")
+    period_seconds: Positive = Field(10, description="Seconds between checks.")
+    timeout_seconds: Positive = Field(3, description="Seconds a check may take.")
+    failure_threshold: Positive = Field(3, description="Failed checks in a row that count.")
+
+
+class StartupTiming(ProbeTiming):
+    """A Node service can take a while to start (migrations, first connections): 5 s x 30 =
+    150 s before the liveness probe takes over and may restart it."""
+
+    period_seconds: Positive = Field(5, description="Seconds between checks.")
+    failure_threshold: Positive = Field(30, description="Failed checks in a row that count.")
+
+
+class LivenessTiming(ProbeTiming):
+    """Restarts the container after 3 failures 20 s apart."""
+
+    period_seconds: Positive = Field(20, description="Seconds between checks.")
+
+
+class Probes(_Model):
+    """HTTP GET on `path` or, for a service without HTTP, a TCP check; one target for all three."""
+
+    path: Annotated[Text, _rule(rules.check_http_path)] | None = Field(
+        None, description="HTTP path that answers 200 once up; default from the catalog."
+    )
+    port: Positive | None = Field(
+        None, description="Must be the service's own port (the catalog's, 8080)."
+    )
+    startup: StartupTiming = Field(default_factory=StartupTiming, description="Startup probe.")
+    readiness: ProbeTiming = Field(default_factory=ProbeTiming, description="Readiness probe.")
+    liveness: LivenessTiming = Field(default_factory=LivenessTiming, description="Liveness probe.")
+
+
+class CpuMemory(_Model):
+    cpu: Quantity | None = Field(None, description="CPU, e.g. `100m` or `1`.")
+    memory: Quantity | None = Field(None, description="Memory, e.g. `128Mi`.")
+
+
+class Resources(_Model):
+    """Container resources; unset values come from the catalog (100m CPU and 128Mi requested,
+    256Mi memory limit, no CPU limit: throttling hurts Node's latency more than sharing idle
+    CPU costs)."""
+
+    requests: CpuMemory = Field(default_factory=CpuMemory, description="Requests.")
+    limits: CpuMemory = Field(default_factory=CpuMemory, description="Limits.")
+
+
+class Autoscaling(_Model):
+    """A HorizontalPodAutoscaler on CPU; the Deployment then leaves `replicas` to it."""
+
+    min_replicas: Positive = Field(2, description="Fewest pods.")
+    max_replicas: Positive = Field(description="Most pods (required).")
+    target_cpu_utilization: Positive = Field(
+        70,
+        alias="targetCPUUtilizationPercentage",
+        description="Average CPU use, in percent of the request, the autoscaler aims for.",
+    )
+
+
+class Service(_Model):
+    """One catalog service as this environment runs it: `services.<service>`."""
+
+    replicas: Count | None = Field(
+        None, description="Pod count (default 1); not together with `autoscaling`."
+    )
+    env: dict[VariableName, VariableValue] = Field(
+        default_factory=dict,
+        description="Non-secret variables, merged over the catalog's and the derived ones.",
+    )
+    autoscaling: Autoscaling | None = Field(
+        None, description="Autoscale on CPU instead of a fixed count."
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="Requests and limits over the catalog's."
+    )
+    probes: Probes = Field(default_factory=Probes, description="Startup, readiness, liveness.")
+    image: Annotated[Text, _rule(rules.check_image)] | None = Field(
+        None,
+        description="Another published image (`@sha256:` pins it); default "
+        "`{registry}/{service}:{version}-{prefix}`.",
+    )
+    build: Build | None = Field(
+        None, description="Build from source instead of deploying a published image."
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
+        None,
+        description="Default `Always` for a tag (re-pushed per commit), `IfNotPresent` "
+        "for a digest.",
+    )
+    service_type: ServiceType = Field(
+        "ClusterIP", description="Kubernetes Service type; must be in `allowedServiceTypes`."
+    )
+    node_port: (
+        Annotated[
+            int, Field(ge=NODE_PORT_RANGE[0], le=NODE_PORT_RANGE[1]), BeforeValidator(_whole_number)
+        ]
+        | None
+    ) = Field(None, description="Fixed node port, with `serviceType: NodePort`.")
+    iam_role_arn: Annotated[Text, _rule(rules.check_iam_role_arn)] | None = Field(
+        None, description="IRSA role for the ServiceAccount; the static AWS keys become optional."
+    )
+    ingress_path: Annotated[Text, _rule(rules.check_ingress_path)] | None = Field(
+        None, description="Path prefix of the service's Ingress; default from the catalog."
+    )
+
+
+# ---- environment --------------------------------------------------------------------------
+
+
+class ExternalServices(_Model):
+    """The AWS services outside the cluster that the services use."""
+
+    database_host: Host | None = Field(
+        None,
+        description="RDS endpoint (host name, not a URL) for all databases; creates the "
+        "ExternalName Services and sets `DB_HOST`.",
+    )
+    database_hosts: dict[Text, Host] = Field(
+        default_factory=dict,
+        description="Per-database endpoint (`reminders`, `notifications`, `devices`) over "
+        "`databaseHost`.",
+    )
+    aws_account_id: (
+        Annotated[
+            str, BeforeValidator(_account_text), Field(strict=True), _rule(rules.check_account_id)
+        ]
+        | None
+    ) = Field(None, description="12-digit account; derives the topic and queue names below.")
+    event_topic_arn: Annotated[Text, _rule(rules.check_sns_topic_arn)] | None = Field(
+        None,
+        description="`EVENT_TOPIC_ARN`; default `arn:aws:sns:us-east-1:{account}:"
+        "{prefix}-event-topic`.",
+    )
+    event_queue_url: Annotated[Text, _rule(rules.check_sqs_queue_url)] | None = Field(
+        None,
+        description="`EVENT_QUEUE_URL`; default `https://sqs.us-east-1.amazonaws.com/"
+        "{account}/{prefix}-event-queue`.",
+    )
+    notification_queue_url: Annotated[Text, _rule(rules.check_sqs_queue_url)] | None = Field(
+        None,
+        description="`NOTIFICATION_QUEUE_URL`; default "
+        "`.../{account}/{prefix}-notification-queue`.",
+    )
+    event_store: Annotated[Text, _rule(rules.check_dynamodb_table)] = Field(
+        "event-store", description="`EVENT_STORE`, the DynamoDB table."
+    )
+
+
+class Network(_Model):
+    """Where pods may be reached from and connect to, beyond the deny-by-default policies."""
+
+    ingress_namespace: DnsLabel = Field(
+        "kong", description="Namespace of the ingress controller allowed to reach the APIs."
+    )
+    ingress_cidrs: tuple[Cidr, ...] = Field(
+        (), description="Extra client ranges allowed to the APIs (node-port traffic on kind)."
+    )
+    database_cidrs: tuple[Cidr, ...] = Field(
+        ("0.0.0.0/0",), description="Where pods may connect on 5432; narrow it to your VPC."
+    )
+    https_cidrs: tuple[Cidr, ...] = Field(
+        ("0.0.0.0/0",), description="Where pods may connect on 443 (AWS, Firebase)."
+    )
+
+
+def _ingress_on_when_given(value: Any) -> Any:
+    if isinstance(value, dict) and "enabled" not in value:
+        return {**value, "enabled": True}
+    return value
+
+
+class Ingress(_Model):
+    """One Ingress per HTTP service, on one host."""
+
+    enabled: Flag = Field(False, description="Default: on when the `ingress` object is set.")
+    class_name: DnsSubdomain = Field("kong", description="`ingressClassName`.")
+    host: Annotated[Text, _rule(rules.check_ingress_host)] | None = Field(
+        None, description="Host of the rules; required when enabled."
+    )
+    tls_secret_name: DnsSubdomain | None = Field(None, description="TLS Secret for the host.")
+
+
+class Rollout(_Model):
+    """How a rollout proceeds and how long `pulumi up` waits for it."""
+
+    timeout_seconds: Positive = Field(
+        600,
+        description="How long `pulumi up` waits for a Deployment (`pulumi.com/timeoutSeconds`); "
+        "must exceed the deadline.",
+    )
+    progress_deadline_seconds: Positive = Field(
+        300, description="When Kubernetes declares a rollout failed, with its reason."
+    )
+    min_ready_seconds: Count = Field(
+        10, description="How long a new pod must stay ready before the next is replaced."
+    )
+    skip_await: Flag = Field(
+        False, description="Do not wait for rollouts (`pulumi.com/skipAwait`)."
+    )
+
+
+class LimitRange(_Model):
+    """The namespace's container LimitRange."""
+
+    default_request: CpuMemory | None = Field(None, description="Requests of a bare container.")
+    default: CpuMemory | None = Field(None, description="Limits of a bare container.")
+    max: CpuMemory | None = Field(None, description="Largest limit a container may have.")
+
+
+DEFAULT_QUOTA = {
+    "requests.cpu": "4",
+    "requests.memory": "8Gi",
+    "limits.memory": "16Gi",
+    "pods": "50",
+}
+DEFAULT_LIMIT_RANGE = LimitRange.model_validate(
+    {
+        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+        "default": {"memory": "256Mi"},
+        "max": {"memory": "2Gi"},
+    }
+)
+
+QuotaName = Annotated[Text, _rule(rules.check_quota_resource)]
+
+
+class StackSettings(_Model):
+    """Everything one stack (one environment) sets: the `notification-delivery:` keys."""
+
+    environment: DnsLabel = Field(
+        description="The environment's name and its namespace (required)."
+    )
+    prefix: DnsLabel = Field(
+        description="Starts every object name but the namespace's, e.g. `prod` (required)."
+    )
+    version: Annotated[Text, _rule(rules.check_label_value)] = Field(
+        "1.0.0", description="Release version; the image tag is `{version}-{prefix}`."
+    )
+    registry: Annotated[Text, _rule(rules.check_registry)] = Field(
+        DEFAULT_REGISTRY, description="Registry and namespace of the images, no scheme."
+    )
+    registry_username: Text | None = Field(None, description="User for pushing built images.")
+    registry_password: SecretValue | None = Field(
+        None, description="Token for pushing built images; set with `--secret`."
+    )
+    production: Flag | None = Field(
+        None,
+        description="Production tier (policy pack rules, 2+ replicas); default: `environment` "
+        "is `production`.",
+    )
+    protect: Flag | None = Field(
+        None,
+        description="Protect and retain the namespace against `pulumi destroy`; default: "
+        "`production`.",
+    )
+    allowed_service_types: tuple[ServiceType, ...] = Field(
+        ("ClusterIP",), description="Service types a service may ask for."
+    )
+    external_services: ExternalServices = Field(
+        default_factory=ExternalServices, description="Databases and AWS resources."
+    )
+    network: Network = Field(default_factory=Network, description="Network policy ranges.")
+    ingress: Annotated[Ingress, BeforeValidator(_ingress_on_when_given)] = Field(
+        default_factory=Ingress, description="Ingress for the HTTP services."
+    )
+    quota: dict[QuotaName, Quantity] = Field(
+        default_factory=lambda: dict(DEFAULT_QUOTA),
+        description="ResourceQuota `hard`; refused if smaller than the services need at full "
+        "scale during a rollout.",
+    )
+    limit_range: LimitRange = Field(
+        default_factory=lambda: DEFAULT_LIMIT_RANGE,
+        description="Container LimitRange; a service's limit above `max` is refused.",
+    )
+    rollout: Rollout = Field(default_factory=Rollout, description="Rollout timing.")
+    services: dict[Text, Service] = Field(
+        default_factory=dict, description="Per-service settings, by catalog name."
+    )
+    secrets: dict[Text, dict[VariableName, SecretValue]] = Field(
+        default_factory=dict,
+        description="Secret variables per service, each set with "
+        "`pulumi config set --secret --path 'secrets.<service>.<VAR>'`.",
+    )

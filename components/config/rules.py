@@ -1,0 +1,427 @@
+"""The grammars the real consumers of a value apply, as plain functions.
+
+Each `check_*` returns the value (sometimes normalised) or raises `ValueError` with a message that
+says what is wrong and what to write instead; the model (`components.config.model`) attaches them
+to its fields, and the tests call them directly. Sources, so a rule can be checked against its
+consumer:
+
+- names, labels, hosts, paths, quotas, limits: Kubernetes' `apimachinery/pkg/util/validation`
+  (`IsDNS1123Label`, `IsDNS1123Subdomain`, `IsDNS1035Label`, `IsValidLabelValue`,
+  `IsCIdentifier`, `IsQualifiedName`) and `pkg/apis/core/validation` (ResourceQuota names,
+  LimitRange, ConfigMap and Secret size), `pkg/apis/networking/validation` (Ingress paths and
+  hosts, NetworkPolicy CIDRs);
+- quantities: `apimachinery/pkg/api/resource/quantity.go`;
+- image references: the distribution project's `reference/regexp.go` grammar;
+- ARNs, queue URLs, table names: AWS's documented formats, in every partition.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from decimal import Decimal, InvalidOperation
+
+INT32_MAX = 2**31 - 1
+MAX_LABEL = 63
+MAX_SUBDOMAIN = 253
+MAX_OBJECT_BYTES = 1024 * 1024
+"""A ConfigMap's or Secret's data, keys and values together (`MaxSecretSize`, etcd's limit)."""
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+
+
+def _subdomain_ok(value: str) -> bool:
+    return 0 < len(value) <= MAX_SUBDOMAIN and all(
+        _DNS_LABEL.fullmatch(part) for part in value.split(".")
+    )
+
+
+def check_dns_label(value: str) -> str:
+    """A name that must also be a DNS-1035 label: namespaces and name prefixes in this program.
+
+    Kubernetes accepts a leading digit in a namespace, but not in a Service name, and every
+    Service name here starts with a value checked by this rule.
+    """
+    if len(value) > MAX_LABEL or not _DNS1035_LABEL.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label (lower-case letters, digits and '-', "
+            "starting with a letter, at most 63 characters)"
+        )
+    return value
+
+
+def check_dns_subdomain(value: str) -> str:
+    """An object name Kubernetes validates as a DNS-1123 subdomain (Secrets, IngressClasses)."""
+    if not _subdomain_ok(value):
+        raise ValueError(
+            f"{value!r} is not a DNS subdomain (lower-case letters, digits, '-' and '.', "
+            "each part starting and ending with a letter or digit, at most 253 characters)"
+        )
+    return value
+
+
+def check_host_name(value: str) -> str:
+    """A host name or IP address to resolve (an ExternalName target), never a URL."""
+    if "://" in value or "/" in value:
+        raise ValueError(f"{value!r} is a URL; give the host name only (e.g. db.example.com)")
+    if ":" in value and not _is_ip(value):
+        raise ValueError(f"{value!r} has a port; give the host name only (the port is 5432)")
+    if _is_ip(value):
+        return value
+    if not _subdomain_ok(value):
+        raise ValueError(
+            f"{value!r} is not a host name (lower-case letters, digits, '-' and '.', "
+            "at most 253 characters)"
+        )
+    return value
+
+
+def check_ingress_host(value: str) -> str:
+    """An Ingress rule host: a DNS name, optionally `*.` plus one; not an IP address."""
+    if _is_ip(value):
+        raise ValueError(f"{value!r} is an IP address; an Ingress host must be a DNS name")
+    if "://" in value or "/" in value or ":" in value:
+        raise ValueError(f"{value!r} must be a host name only, with no scheme, port or path")
+    name = value[2:] if value.startswith("*.") else value
+    if not _subdomain_ok(name) or "." not in value and value.startswith("*"):
+        raise ValueError(
+            f"{value!r} is not a DNS name (lower-case letters, digits, '-' and '.'; "
+            "a wildcard only as a leading '*.')"
+        )
+    return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_cidr(value: str) -> str:
+    """An address range in canonical form: `10.0.0.0/8`, not `10.0.0.1/8`."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address range (e.g. 10.0.0.0/16)") from None
+    if "/" not in value:
+        raise ValueError(f"{value!r} needs a prefix length, e.g. {network}")
+    if str(network) != value:
+        raise ValueError(f"{value!r} has host bits set; the range is {network}")
+    return value
+
+
+def check_label_value(value: str) -> str:
+    if len(value) > MAX_LABEL or not _LABEL_VALUE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid label value (letters, digits, '-', '_' and '.', "
+            "starting and ending with a letter or digit, at most 63 characters)"
+        )
+    return value
+
+
+def check_variable_name(value: str) -> str:
+    """An environment variable name every shell and Kubernetes accept (`BAD=NAME` is not)."""
+    if not _C_IDENTIFIER.fullmatch(value):
+        raise ValueError(
+            "not a valid variable name (letters, digits and '_', not starting with a digit)"
+        )
+    return value
+
+
+def check_http_path(value: str) -> str:
+    """A probe's HTTP path."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must start with '/'")
+    if any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} must not contain spaces; percent-encode them")
+    return value
+
+
+def check_ingress_path(value: str) -> str:
+    """An Ingress `Prefix` path, with the rules Kubernetes applies to Exact and Prefix paths."""
+    check_http_path(value)
+    for bad in ("//", "/./", "/../", "%2f", "%2F"):
+        if bad in value:
+            raise ValueError(f"{value!r} must not contain {bad!r}")
+    if value.endswith(("/..", "/.")):
+        raise ValueError(f"{value!r} must not end with '/..' or '/.'")
+    return value
+
+
+# ---- quantities ---------------------------------------------------------------------------
+
+_QUANTITY = re.compile(
+    r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
+)
+_SUFFIXES = {
+    None: Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+
+
+def parse_quantity(value: str) -> Decimal | None:
+    """A Kubernetes quantity (`100m`, `128Mi`, `2`, `1e3`) as a number, or None if malformed."""
+    match = _QUANTITY.fullmatch(value)
+    if not match:
+        return None
+    suffix = match.group("suffix")
+    try:
+        number = Decimal(match.group("number"))
+        if suffix and suffix[0] in "eE":
+            return number * Decimal(10) ** int(suffix[1:])
+        return number * _SUFFIXES[suffix]
+    except (InvalidOperation, OverflowError):
+        return None
+
+
+def check_quantity(value: str | int | float) -> str:
+    """A non-negative quantity; numbers from YAML (`cpu: 2`, `cpu: 0.5`) become their text."""
+    text = str(value) if not isinstance(value, str) else value
+    amount = parse_quantity(text)
+    if amount is None:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity (e.g. 250m, 1, 256Mi, 1Gi)")
+    if amount < 0:
+        raise ValueError(f"{text!r} must not be negative")
+    return text
+
+
+# Names `ResourceQuota.spec.hard` accepts without a `/` (IsStandardQuotaResourceName).
+STANDARD_QUOTA_RESOURCES = frozenset(
+    {
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.storage",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+        "pods",
+        "services",
+        "services.loadbalancers",
+        "services.nodeports",
+        "replicationcontrollers",
+        "resourcequotas",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+    }
+)
+# Counted objects: Kubernetes refuses a fraction ("must be an integer").
+_INTEGER_QUOTA_RESOURCES = frozenset(
+    {
+        "pods",
+        "services",
+        "services.loadbalancers",
+        "services.nodeports",
+        "replicationcontrollers",
+        "resourcequotas",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+    }
+)
+
+
+def check_quota_resource(name: str) -> str:
+    """A `ResourceQuota` resource name: a standard one, `count/<kind>`, or a qualified name."""
+    if name in STANDARD_QUOTA_RESOURCES:
+        return name
+    if "/" in name:
+        prefix, _, rest = name.partition("/")
+        # `count/<resource>.<group>`, or an extended resource such as `requests.nvidia.com/gpu`.
+        domain = prefix.removeprefix("requests.").removeprefix("limits.")
+        prefix_ok = prefix == "count" or _subdomain_ok(domain)
+        if prefix_ok and len(rest) <= MAX_LABEL and _QUALIFIED_NAME.fullmatch(rest):
+            return name
+    raise ValueError(
+        f"{name!r} is not a resource a ResourceQuota can limit (e.g. requests.cpu, "
+        "limits.memory, pods, count/deployments.apps)"
+    )
+
+
+def quota_must_be_whole(name: str) -> bool:
+    return name in _INTEGER_QUOTA_RESOURCES or name.startswith("count/")
+
+
+# ---- images -------------------------------------------------------------------------------
+
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
+)
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+MAX_IMAGE_NAME = 255
+
+
+def _split_domain(name: str) -> tuple[str | None, str]:
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        return first, rest
+    return None, name
+
+
+def _check_repository(repository: str, what: str) -> None:
+    domain, path = _split_domain(repository)
+    if domain is not None and not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"{what}: {domain!r} is not a registry host[:port]")
+    if not path:
+        raise ValueError(f"{what}: the repository path is empty")
+    for component in path.split("/"):
+        if not _PATH_COMPONENT.fullmatch(component):
+            hint = " (repository paths are lower-case)" if component.lower() != component else ""
+            raise ValueError(f"{what}: {component!r} is not a valid repository path part{hint}")
+    if len(repository) > MAX_IMAGE_NAME:
+        raise ValueError(f"{what}: the name is longer than {MAX_IMAGE_NAME} characters")
+
+
+def check_image(value: str) -> str:
+    """`[registry/]repository[:tag][@digest]`, as a container runtime resolves it."""
+    if "://" in value:
+        raise ValueError(f"{value!r} has a scheme; write the image as registry/repository:tag")
+    rest, at, digest = value.partition("@")
+    if at:
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError(f"{value!r}: {digest!r} is not a digest (sha256:<64 hex digits>)")
+        algorithm, _, hex_part = digest.partition(":")
+        if algorithm == "sha256" and len(hex_part) != 64:
+            raise ValueError(f"{value!r}: a sha256 digest has 64 hex digits")
+    # A tag follows the last ':' after the last '/' (a ':' before it belongs to a registry port).
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    repository, tag = (rest[:colon], rest[colon + 1 :]) if colon > slash else (rest, None)
+    if tag is not None and not _TAG.fullmatch(tag):
+        raise ValueError(
+            f"{value!r}: {tag!r} is not a tag (letters, digits, '_', '.', '-', at most 128)"
+        )
+    _check_repository(repository, repr(value))
+    return value
+
+
+def check_registry(value: str) -> str:
+    """Where `{registry}/{service}:{tag}` images live: `host[:port][/path]`, no scheme or tag."""
+    if "://" in value:
+        raise ValueError(f"{value!r} has a scheme; write it as host[/namespace], e.g. ghcr.io/acme")
+    value = value.rstrip("/")
+    last = value.rsplit("/", 1)[-1]
+    if "@" in value or ("/" in value and ":" in last):
+        raise ValueError(f"{value!r} must not carry a tag or digest; the program adds the tag")
+    _check_repository(f"{value}/probe", repr(value))
+    return value
+
+
+def check_image_tag(value: str) -> str:
+    if not _TAG.fullmatch(value):
+        raise ValueError(
+            f"{value!r} cannot be an image tag (letters, digits, '_', '.', '-', "
+            "not starting with '.' or '-', at most 128 characters)"
+        )
+    return value
+
+
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
+
+
+def check_platform(value: str) -> str:
+    if not _PLATFORM.fullmatch(value):
+        raise ValueError(f"{value!r} is not a platform (os/arch[/variant], e.g. linux/amd64)")
+    return value
+
+
+# ---- AWS ----------------------------------------------------------------------------------
+
+AWS_PARTITIONS = (
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+)
+_PARTITION = "(?:" + "|".join(re.escape(p) for p in AWS_PARTITIONS) + ")"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]+"
+_ACCOUNT = r"[0-9]{12}"
+_IAM_ROLE = re.compile(
+    rf"arn:{_PARTITION}:iam::{_ACCOUNT}:role/(?:[\x21-\x7e]+/)?[A-Za-z0-9+=,.@_-]{{1,64}}"
+)
+_SNS_TOPIC = re.compile(
+    rf"arn:{_PARTITION}:sns:{_REGION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
+)
+# The SQS endpoints of each partition (amazonaws.com, .com.cn, the isolated regions' and the
+# European Sovereign Cloud's), in both the current and the legacy host form.
+_AWS_DOMAINS = (
+    r"(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
+    r"|csp\.hci\.ic\.gov|amazonaws\.eu)"
+)
+_SQS_URL = re.compile(
+    rf"https://(?:sqs\.{_REGION}\.{_AWS_DOMAINS}|{_REGION}\.queue\.{_AWS_DOMAINS})"
+    rf"/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?"
+)
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def check_account_id(value: str) -> str:
+    if not re.fullmatch(_ACCOUNT, value):
+        raise ValueError(
+            f"{value!r} is not a 12-digit AWS account id (quote it in YAML, or set it with "
+            "`pulumi config set --type string --path ...`, so leading zeros stay)"
+        )
+    return value
+
+
+def check_iam_role_arn(value: str) -> str:
+    if not _IAM_ROLE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"
+        )
+    return value
+
+
+def check_sns_topic_arn(value: str) -> str:
+    if not _SNS_TOPIC.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<topic>)"
+        )
+    return value
+
+
+def check_sqs_queue_url(value: str) -> str:
+    if not _SQS_URL.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an SQS queue URL "
+            "(https://sqs.<region>.amazonaws.com/<account>/<queue>)"
+        )
+    return value
+
+
+def check_dynamodb_table(value: str) -> str:
+    if not _TABLE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"
+        )
+    return value

@@ -1,0 +1,99 @@
+"""The stack file as written on disk, and the rule only it can check: which values are `secure:`.
+
+The engine hands a program the whole `secrets` object as one secret as soon as any leaf of it is
+`secure:` (pulumi `sdk/go/common/resource/config/object.go`), so a leaf set without `--secret`
+next to secure ones cannot be told apart at run time. The file can: the render checks it, and
+`pulumi up` checks `Pulumi.<stack>.yaml` where it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_PLACEHOLDER = "[secret]"
+"""What a secret value reads as wherever it is shown: renders, summaries, error messages."""
+
+SECRET_KEYS = ("secrets", "registryPassword")
+"""Top-level keys whose values are secrets and must be stored `secure:`."""
+
+
+class StackFileError(Exception):
+    """A project or stack file that cannot be read; the message is one line."""
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StackFileError(f"{path.name}: no such file") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise StackFileError(f"{path.name}: not valid YAML{where}: {problem}") from None
+
+
+def stack_file_config(path: Path) -> Mapping[str, Any]:
+    """The `config:` map of a stack file, `{}` for an empty file."""
+    content = read_yaml(path)
+    if content is None:
+        return {}
+    if not isinstance(content, Mapping):
+        raise StackFileError(f"{path.name}: must be a mapping with a `config:` section")
+    config = content.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise StackFileError(f"{path.name}: `config` must be a mapping of keys to values")
+    return config
+
+
+def project_values(config: Mapping[str, Any], project: str) -> dict[str, Any]:
+    """The entries of `project`'s namespace (bare keys belong to it too), without the prefix."""
+    values = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).rpartition(":")
+        if namespace in ("", project):
+            values[name] = value
+    return values
+
+
+def is_secure(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"secure"}
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping) and not is_secure(value):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    else:
+        yield path, value
+
+
+def secure_problems(values: Mapping[str, Any], stack_file: str) -> list[str]:
+    """`key: problem` for each secret stored in plain text and each `secure:` value elsewhere.
+
+    `values` are the project's entries of the stack file, as written (with `secure:` leaves).
+    """
+    problems = []
+    for key, value in values.items():
+        for path, leaf in _leaves(value, str(key)):
+            secret_place = key in SECRET_KEYS
+            if secret_place and not is_secure(leaf) and leaf is not None:
+                problems.append(
+                    f"{path}: is stored in plain text in {stack_file}; set it with "
+                    f"`pulumi config set --secret --path '{path}' <value>`"
+                )
+            elif not secret_place and is_secure(leaf):
+                problems.append(
+                    f"{path}: is stored `secure:` but is not a secret setting; secrets belong "
+                    "under `secrets.<service>.<VAR>` (or `registryPassword`)"
+                )
+    return problems

@@ -1,0 +1,266 @@
+"""The stack-file JSON Schema and the config reference, generated from the config model.
+
+    python -m tools.config_reference --write   # rewrite both files
+    python -m tools.config_reference --check   # exit 1 if either is stale (CI, tests)
+
+`schema/stack-config.schema.json` describes a whole `Pulumi.<stack>.yaml`: the project's keys
+under `config:` with the `notification-delivery:` namespace, `secure:` leaves under `secrets`,
+other namespaces' keys (`kubernetes:context`) passed through. `docs/config.md` is the reference
+table of every key with its type, default and description. Both come from
+`components.config.model`, so neither can drift from what the loader accepts.
+
+Exit codes: 0 written or fresh; 1 stale (with --check, one line per stale file); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from components.catalog import CATALOG, PROJECT, ServiceSpec
+from components.config.model import StackSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = ROOT / "schema" / "stack-config.schema.json"
+DOCS_PATH = ROOT / "docs" / "config.md"
+SCHEMA_ID = "stack-config.schema.json"
+
+_SECURE = {
+    "type": "object",
+    "description": "An encrypted value, written by `pulumi config set --secret`.",
+    "properties": {"secure": {"type": "string"}},
+    "required": ["secure"],
+    "additionalProperties": False,
+}
+_VARIABLE = "^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+# ---- JSON Schema --------------------------------------------------------------------------
+
+
+def _strip_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: _strip_titles(v)
+            for k, v in node.items()
+            if not (k == "title" and isinstance(v, str))
+        }
+    if isinstance(node, list):
+        return [_strip_titles(v) for v in node]
+    return node
+
+
+def stack_file_schema(catalog: Mapping[str, ServiceSpec] = CATALOG) -> dict[str, Any]:
+    """The JSON Schema of a stack file, from the model and the catalog's service names."""
+    model = _strip_titles(StackSettings.model_json_schema(by_alias=True, mode="validation"))
+    properties = model["properties"]
+    services = sorted(catalog)
+    databases = sorted({spec.database for spec in catalog.values()})
+    properties["services"] = {
+        **properties["services"],
+        "properties": {name: {"$ref": "#/$defs/Service"} for name in services},
+        "additionalProperties": False,
+    }
+    secret_vars = {
+        "type": "object",
+        "propertyNames": {"pattern": _VARIABLE},
+        "additionalProperties": _SECURE,
+    }
+    properties["secrets"] = {
+        "description": properties["secrets"]["description"],
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {name: {"anyOf": [secret_vars, _SECURE]} for name in services},
+                "additionalProperties": False,
+            },
+            _SECURE,
+        ],
+    }
+    properties["registryPassword"] = {
+        "description": properties["registryPassword"]["description"],
+        **{k: v for k, v in _SECURE.items() if k != "description"},
+    }
+    external = model["$defs"]["ExternalServices"]["properties"]
+    external["databaseHosts"] = {
+        **external["databaseHosts"],
+        "properties": {db: external["databaseHosts"]["additionalProperties"] for db in databases},
+        "additionalProperties": False,
+    }
+    config = {
+        "type": "object",
+        "description": f"Stack config: the `{PROJECT}:` keys below, and other namespaces' keys.",
+        "properties": {f"{PROJECT}:{key}": value for key, value in properties.items()},
+        "required": [f"{PROJECT}:{key}" for key in model.get("required", [])],
+        # Another namespace's keys (`kubernetes:context`, `pulumi:...`) are theirs to check.
+        "patternProperties": {f"^(?!{PROJECT}:)[^:]+:.+$": {}},
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": f"Pulumi.<stack>.yaml of the {PROJECT} project",
+        "description": "Generated from components/config/model.py by "
+        "`python -m tools.config_reference --write`; do not edit.",
+        "type": "object",
+        "properties": {
+            "config": config,
+            "secretsprovider": {"type": "string"},
+            "encryptedkey": {"type": "string"},
+            "encryptionsalt": {"type": "string"},
+            "environment": {"description": "Pulumi ESC environments to import."},
+        },
+        "additionalProperties": False,
+        "$defs": model["$defs"],
+    }
+
+
+# ---- reference table ----------------------------------------------------------------------
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+    return annotation
+
+
+def _type_text(annotation: Any) -> str:
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+    if origin is tuple:
+        return f"list of {_type_text(typing.get_args(annotation)[0])}"
+    if origin is dict:
+        return f"map of {_type_text(typing.get_args(annotation)[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "mapping"
+    return {bool: "boolean", int: "integer", str: "string"}.get(annotation, str(annotation))
+
+
+def _default_text(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
+    value = field.default
+    if value is PydanticUndefined and field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    if isinstance(value, BaseModel):
+        # A section whose default is its fields' own defaults is described row by row below.
+        if value == type(value)():
+            return "see below"
+        value = value.model_dump(by_alias=True, exclude_none=True)
+        return "`" + json.dumps(value, separators=(", ", ": ")).replace('"', "") + "`"
+    if value is None or value == {} or value == ():
+        return "none"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, (tuple, list)):
+        return "`[" + ", ".join(str(v) for v in value) + "]`"
+    if isinstance(value, dict):
+        return "`" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "`"
+    return f"`{value}`"
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        inner = _unwrap(field.annotation)
+        described = (field.description or "").replace("|", "\\|")
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            rows.append((key, "mapping", _default_text(field), described))
+            rows += _rows(inner, f"{key}.")
+        elif typing.get_origin(inner) is dict:
+            value = _unwrap(typing.get_args(inner)[1])
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                rows.append((key, "mapping", "none", described))
+                rows += _rows(value, f"{key}.<{name.rstrip('s')}>.")
+            else:
+                rows.append((key, _type_text(inner), _default_text(field), described))
+        else:
+            rows.append((key, _type_text(inner), _default_text(field), described))
+    return rows
+
+
+def config_reference() -> str:
+    lines = [
+        "# Config reference",
+        "",
+        "<!-- Generated from components/config/model.py by "
+        "`python -m tools.config_reference --write`; do not edit. -->",
+        "",
+        f"Keys are in the project's namespace (`{PROJECT}:<key>` in a stack file; "
+        "`pulumi config set <key>` sets them, `--path 'a.b.c'` a nested one). Unknown keys are "
+        "refused at every depth. Every value is checked before any resource is registered; a bad "
+        "one fails the render (exit 2) and `pulumi preview`/`up` with one line naming the key. "
+        "Editors complete and check these keys through `schema/stack-config.schema.json` "
+        '(README, "Editing a stack file").',
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for key, kind, default, meaning in _rows(StackSettings, ""):
+        lines.append(f"| `{key}` | {kind} | {default} | {meaning} |")
+    lines += [
+        "",
+        "`<service>` is a catalog service (`components/catalog.py`: "
+        + ", ".join(f"`{name}`" for name in sorted(CATALOG))
+        + "); `<VAR>` a variable name (letters, digits, `_`). Per-service defaults not shown "
+        "(probe path, ingress path, resources) come from the catalog.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ---- command ------------------------------------------------------------------------------
+
+
+def expected_files() -> dict[Path, str]:
+    schema = json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n"
+    return {SCHEMA_PATH: schema, DOCS_PATH: config_reference()}
+
+
+def stale_files() -> list[Path]:
+    return [
+        path
+        for path, text in expected_files().items()
+        if not path.exists() or path.read_text() != text
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.config_reference", description=__doc__.split("\n")[0]
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite the schema and the reference")
+    mode.add_argument("--check", action="store_true", help="exit 1 if either is stale")
+    args = parser.parse_args(argv)
+    if args.write:
+        for path, text in expected_files().items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    stale = stale_files()
+    for path in stale:
+        print(f"{path.relative_to(ROOT)} is stale; run `python -m tools.config_reference --write`")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
