@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import Environment, EnvironmentArgs, Microservice, MicroserviceArgs
 from components.config import from_pulumi_config
@@ -10,7 +11,19 @@ from components.config import from_pulumi_config
 # Every check runs before the first resource is registered, so bad config creates nothing.
 settings = from_pulumi_config(Path(__file__).resolve().parent)
 
-environment = Environment(settings.prefix, EnvironmentArgs(settings=settings))
+# Every Kubernetes object goes through this provider, built from the stack's pinned cluster; the
+# default provider is disabled in each stack file (`pulumi:disable-default-providers`), so the
+# ambient kubectl context is never used. A fixed cluster identifier keeps a kubeconfig change
+# (new credentials, a renamed context) an update of the provider, never a replacement of every
+# object (pulumi-kubernetes provider.go DiffConfig).
+cluster = k8s.Provider(
+    "cluster",
+    context=settings.cluster.context if settings.cluster else None,
+    cluster_identifier=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+)
+in_cluster = pulumi.ResourceOptions(providers=[cluster])
+
+environment = Environment(settings.prefix, EnvironmentArgs(settings=settings), opts=in_cluster)
 
 services = {
     service.name: Microservice(
@@ -20,6 +33,7 @@ services = {
             environment=settings,
             namespace=environment.namespace_name,
         ),
+        opts=in_cluster,
     )
     for service in settings.services
 }
@@ -44,5 +58,15 @@ pulumi.export(
             ),
         }
         for name, ms in services.items()
+    },
+)
+# The release ledger: what this update deployed, read back by the deploy workflow into the
+# release tag, and by a rollback to say what it restores.
+pulumi.export(
+    "release",
+    {
+        "version": settings.version,
+        "images": {name: ms.image_ref for name, ms in services.items()},
+        "configMaps": {name: ms.config_map_name for name, ms in services.items()},
     },
 )

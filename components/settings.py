@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.catalog import ServiceSpec
-from components.config.model import Autoscaling, Ingress, Network, ProbeTiming, Rollout
+from components.config.model import Autoscaling, Cluster, Ingress, Network, ProbeTiming, Rollout
 
 __all__ = [
     "Autoscaling",
     "BuildSettings",
+    "Cluster",
     "EnvironmentSettings",
     "ExternalSettings",
     "ProbeSettings",
@@ -118,6 +119,8 @@ class EnvironmentSettings:
     environment: str
     prefix: str
     version: str
+    cluster: Cluster | None
+    """None only in an offline render, which reaches no cluster."""
     registry: RegistrySettings
     services: tuple[ServiceSettings, ...]
     production: bool

@@ -215,6 +215,7 @@ def test_a_new_environment_needs_only_a_stack_file(tmp_path: Path):
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "Pulumi.staging.yaml").write_text(
         """config:
+  notification-delivery:cluster: {context: staging}
   notification-delivery:environment: staging
   notification-delivery:prefix: stg
   notification-delivery:version: 1.2.0

@@ -50,6 +50,8 @@ class Registered:
     replace_on_changes: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
+    provider: str = ""
+    """The provider reference (`urn::id`) the engine would use; empty for components."""
 
     @property
     def is_kubernetes(self) -> bool:
@@ -180,6 +182,7 @@ class RecordingMonitor(MockMonitor):
                 "replace_on_changes": list(request.replaceOnChanges),
                 "ignore_changes": list(request.ignoreChanges),
                 "dependencies": list(request.dependencies),
+                "provider": request.provider,
             }
         return response
 

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_monitor
 from pydantic import ValidationError
 
 from components import catalog as catalog_module
@@ -36,6 +38,7 @@ from components.catalog import (
     ServiceSpec,
 )
 from components.config import rules
+from components.config.cluster import cluster_problems, kubeconfig_paths
 from components.config.errors import ConfigError, did_you_mean, problems_of, raise_if_any
 from components.config.model import LimitRange, Service, StackSettings
 from components.config.stack_file import (
@@ -83,6 +86,7 @@ def load(
     catalog: Mapping[str, ServiceSpec] | None = None,
     project_dir: Path | None = None,
     stand_in_secrets: bool = False,
+    offline: bool = False,
 ) -> Loaded:
     """Check the project's config (keys without the namespace) and resolve it.
 
@@ -91,7 +95,8 @@ def load(
     `catalog`: the services (default `components.catalog.CATALOG`). `project_dir`: where build
     contexts are looked up (default: the working directory, the project's under the engine).
     `stand_in_secrets`: an offline render's mode, where a missing required secret reads
-    `[secret]` instead of being refused; `pulumi up` never sets it.
+    `[secret]` instead of being refused; `pulumi up` never sets it. `offline`: no cluster is
+    reached (the render), so the stack need not pin one.
     """
     known = catalog_module.CATALOG if catalog is None else catalog
     problems: list[str] = []
@@ -107,6 +112,12 @@ def load(
     except ValidationError as error:
         raise_if_any(problems + problems_of(error))
         raise  # unreachable: a ValidationError always has at least one error
+    if model.cluster is None and not offline:
+        problems.append(
+            "cluster: is required: pin the stack's cluster with `pulumi config set --path "
+            "cluster.context <kube context>`, so `pulumi up` never deploys to whichever cluster "
+            "kubectl points at"
+        )
     raise_if_any(problems)
     return _Resolver(model, known, project_dir or Path.cwd(), stand_in_secrets).resolve()
 
@@ -154,6 +165,7 @@ class _Resolver:
             environment=m.environment,
             prefix=m.prefix,
             version=m.version,
+            cluster=m.cluster,
             registry=registry,
             services=services,
             production=production,
@@ -575,7 +587,12 @@ def from_pulumi_config(project_dir: Path) -> EnvironmentSettings:
         stack_file=stack_file,
         project_dir=project_dir,
         stand_in_secrets=session is not None and session.stand_in_secrets,
+        offline=session is not None,
     )
     if session is not None:
         session.loaded = loaded
+    cluster = loaded.settings.cluster
+    if cluster is not None and not isinstance(get_monitor(), MockMonitor):
+        # Only a real engine has a kubeconfig to compare; under mocks nothing is reached.
+        raise_if_any(cluster_problems(cluster, kubeconfig_paths()))
     return loaded.settings

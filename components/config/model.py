@@ -388,11 +388,28 @@ DEFAULT_LIMIT_RANGE = LimitRange.model_validate(
 QuotaName = Annotated[Text, _rule(rules.check_quota_resource)]
 
 
+class Cluster(_Model):
+    """The one cluster this stack may deploy to; every Kubernetes object goes through a provider
+    built from it, and the ambient kubectl context is never used."""
+
+    context: Annotated[Text, Field(min_length=1)] = Field(
+        description="kubeconfig context of the stack's cluster (required by `pulumi up`)."
+    )
+    server: Annotated[Text, _rule(rules.check_api_server)] | None = Field(
+        None,
+        description="API server URL that context must point at; `pulumi up` refuses any other.",
+    )
+
+
 class StackSettings(_Model):
     """Everything one stack (one environment) sets: the `notification-delivery:` keys."""
 
     environment: DnsLabel = Field(
         description="The environment's name and its namespace (required)."
+    )
+    cluster: Cluster | None = Field(
+        None,
+        description="The stack's cluster; required by `pulumi up`, not by the offline render.",
     )
     prefix: DnsLabel = Field(
         description="Starts every object name but the namespace's, e.g. `prod` (required)."

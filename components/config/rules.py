@@ -154,6 +154,15 @@ def check_ingress_path(value: str) -> str:
     return value
 
 
+def check_api_server(value: str) -> str:
+    """A Kubernetes API server URL as a kubeconfig's `clusters[].cluster.server` holds it."""
+    scheme, sep, rest = value.partition("://")
+    host = rest.split("/", 1)[0]
+    if not sep or scheme not in ("https", "http") or not host:
+        raise ValueError(f"{value!r} is not an API server URL (e.g. https://203.0.113.10:6443)")
+    return value.rstrip("/")
+
+
 # ---- quantities ---------------------------------------------------------------------------
 
 _QUANTITY = re.compile(
