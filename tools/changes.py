@@ -40,6 +40,9 @@ MARKER = "<!-- notification-delivery-change-summary -->"
 MAX_MARKDOWN_CHARS = 60_000
 """GitHub refuses comments over 65,536 characters; leave room for the heading and the note."""
 
+NOTE_ROOM = 160
+"""Characters kept free for the note that says what a cut comment left out (about 100)."""
+
 Action = Literal["created", "updated", "replaced", "deleted"]
 ACTIONS: tuple[Action, ...] = ("created", "updated", "replaced", "deleted")
 
@@ -752,8 +755,7 @@ def to_markdown(
         "| --- | --- | --- | --- | --- |",
         *(_row(c) for c in changes),
     ]
-    # Room for the note below, which is short.
-    room = max_chars - sum(len(line) + 1 for line in head) - 100
+    room = max_chars - sum(len(line) + 1 for line in head) - NOTE_ROOM
     kept_lead, room = _fit(lead, room)
     kept_table, room = _fit(table, room) if len(kept_lead) == len(lead) else ([], room)
     tail = []
