@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from functools import cache
+from importlib import metadata
 from typing import Any
 
 import celpy
@@ -511,6 +512,8 @@ def test_import_file_gives_the_namespace_the_programs_urn(stack: str):
     registered = {r.urn.replace("pulumi:pulumi:Stack$", ""): r for r in result.run.resources}
     namespace = next(e for e in document["resources"] if "id" in e)
     assert namespace["id"] == environment(stack).namespace
+    # The default provider the program registers, so that `up` sees no provider change.
+    assert namespace["version"] == metadata.version("pulumi_kubernetes")
     assert registered[urn(namespace)].kind == "Namespace"
     for entry in document["resources"]:
         assert urn(entry) in registered, entry

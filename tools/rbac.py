@@ -24,6 +24,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -446,6 +447,7 @@ def namespace_import_file(result: Render) -> dict[str, Any]:
     The Namespace's parents (the `Environment` component) are declared as components, so the
     imported namespace gets the URN the program gives it; every entry has a `logicalName`
     (Pulumi 3.98 or newer) because a component and the namespace may share a name (`local`).
+    Import with `--generate-code=false`: the program already declares the namespace.
     """
     by_urn = {r.urn: r for r in result.run.resources}
     namespaces = [r for r in result.run.kubernetes() if r.kind == "Namespace"]
@@ -468,6 +470,9 @@ def namespace_import_file(result: Render) -> dict[str, Any]:
             entry["parent"] = resources[-1]["name"]
         if resource.custom:
             entry["id"] = environment(result).namespace
+            # The provider version the program's SDK registers: the import then uses the very
+            # default provider `pulumi up` will, and the first update sees no provider change.
+            entry["version"] = metadata.version("pulumi_kubernetes")
         else:
             entry["component"] = True
         resources.append(entry)
