@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scan the rendered dev and prod environments with checkov's Kubernetes checks.
+# Scan the rendered dev, staging and prod environments with checkov's Kubernetes checks.
 # Findings other than the documented exceptions in .checkov.yaml fail the scan.
 # checkov lives in its own virtual environment (.venv-scan): its dependency pins clash with the
 # Pulumi SDK's, and the program never needs it.
@@ -14,7 +14,7 @@ fi
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-for stack in dev prod; do
+for stack in dev staging prod; do
   .venv/bin/python -m tools.render "$stack" --out "$out/$stack" >/dev/null
 done
 .venv-scan/bin/checkov --config-file .checkov.yaml -d "$out"

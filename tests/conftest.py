@@ -58,5 +58,10 @@ def prod_run() -> ProgramRun:
     return run_program(stack_with_secrets("prod"))
 
 
+@pytest.fixture(scope="session")
+def staging_run() -> ProgramRun:
+    return run_program(stack_with_secrets("staging"))
+
+
 def edited(config: StackConfig, path: str, value: Any) -> StackConfig:
     return config.edited(path, value)

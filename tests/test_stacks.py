@@ -19,6 +19,11 @@ STACKS = {
         "dev",
         {"reminder-service": 1, "event-service": 1, "notification-service": 1},
     ),
+    "staging": (
+        "staging",
+        "stg",
+        {"reminder-service": (2, 6), "event-service": 2, "notification-service": (2, 6)},
+    ),
     "prod": (
         "production",
         "prod",
@@ -28,8 +33,8 @@ STACKS = {
 
 
 @pytest.fixture(params=sorted(STACKS))
-def stack(request, dev_run, prod_run) -> tuple[str, ProgramRun]:
-    return request.param, {"dev": dev_run, "prod": prod_run}[request.param]
+def stack(request) -> tuple[str, ProgramRun]:
+    return request.param, request.getfixturevalue(f"{request.param}_run")
 
 
 def manifest(resource: Registered) -> dict:
