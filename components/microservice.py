@@ -344,9 +344,12 @@ class Microservice(pulumi.ComponentResource):
         }
         if ingress.tls_secret_name:
             spec["tls"] = [{"hosts": [ingress.host], "secret_name": ingress.tls_secret_name}]
-        return k8s.networking.v1.Ingress(
-            self._instance, metadata=self._metadata(self._instance), spec=spec, opts=opts
-        )
+        meta = self._metadata(self._instance)
+        if ingress.skip_await:
+            # The provider waits for `status.loadBalancer.ingress` on every create and update;
+            # a controller that never publishes it would fail each `up` after 10 minutes.
+            meta["annotations"] = {SKIP_AWAIT_ANNOTATION: "true"}
+        return k8s.networking.v1.Ingress(self._instance, metadata=meta, spec=spec, opts=opts)
 
     def _service(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
         port = {"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}

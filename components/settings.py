@@ -43,7 +43,7 @@ AWS_REGION = "us-east-1"  # fixed in the services' code
 
 EXTERNAL_KEYS = frozenset({"databaseHost", "databaseHosts", "awsAccountId", *AWS_VARIABLES})
 NETWORK_KEYS = frozenset({"ingressNamespace", "ingressCidrs", "databaseCidrs", "httpsCidrs"})
-INGRESS_KEYS = frozenset({"enabled", "className", "host", "tlsSecretName"})
+INGRESS_KEYS = frozenset({"enabled", "className", "host", "tlsSecretName", "skipAwait"})
 ROLLOUT_KEYS = frozenset(
     {"timeoutSeconds", "progressDeadlineSeconds", "minReadySeconds", "skipAwait"}
 )
@@ -98,6 +98,9 @@ class IngressSettings:
     class_name: str = "kong"
     host: str | None = None
     tls_secret_name: str | None = None
+    skip_await: bool = False
+    """True: `pulumi up` does not wait for the controller to publish `status.loadBalancer`.
+    Kong publishes it (its proxy Service's address) unless that Service never gets one."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ def _ingress(check: Checker, value: Any) -> IngressSettings:
         tls_secret_name=check.label(
             "ingress.tlsSecretName", raw.get("tlsSecretName"), required=False
         ),
+        skip_await=check.boolean("ingress.skipAwait", raw.get("skipAwait"), default=False),
     )
 
 
