@@ -225,15 +225,28 @@ class Microservice(pulumi.ComponentResource):
                 ),
             },
         }
-        if svc.autoscaling is None:
-            # With an autoscaler the field is left to it, so `pulumi up` never undoes a scale.
-            spec["replicas"] = svc.replicas
         meta = self._metadata(self._instance)
         meta["labels"] = self._release_labels
         # Fail the update with Kubernetes' reason instead of waiting on a rollout that is stuck.
         meta["annotations"] = {TIMEOUT_ANNOTATION: str(rollout.timeout_seconds)}
         if rollout.skip_await:
             meta["annotations"][SKIP_AWAIT_ANNOTATION] = "true"
+        # Who owns `spec.replicas` under server-side apply decides whether a switch between a
+        # fixed count and an autoscaler loses pods (docs/engine.md, "Autoscaling transitions").
+        if svc.autoscaling is None:
+            spec["replicas"] = svc.replicas
+            # A fixed count is the program's alone. After autoscaling, the autoscaler's controller
+            # (kube-controller-manager) owns the field; without force every apply of a changed
+            # count would fail with a field conflict, so the program takes the field back.
+            meta["annotations"]["pulumi.com/patchForce"] = "true"
+        else:
+            # Not sent, and ignored: the engine carries the last applied count over and the
+            # provider keeps it as it is live until the autoscaler's first scale takes the field
+            # over, then stops sending it. Merely leaving it out would release the field, and the
+            # API server would default it to 1 before the autoscaler acts.
+            opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])
+            )
         return k8s.apps.v1.Deployment(self._instance, metadata=meta, spec=spec, opts=opts)
 
     def _disruption_budget(self, opts: pulumi.ResourceOptions) -> k8s.policy.v1.PodDisruptionBudget:
@@ -331,9 +344,12 @@ class Microservice(pulumi.ComponentResource):
         }
         if ingress.tls_secret_name:
             spec["tls"] = [{"hosts": [ingress.host], "secret_name": ingress.tls_secret_name}]
-        return k8s.networking.v1.Ingress(
-            self._instance, metadata=self._metadata(self._instance), spec=spec, opts=opts
-        )
+        meta = self._metadata(self._instance)
+        if ingress.skip_await:
+            # The provider waits for `status.loadBalancer.ingress` on every create and update;
+            # a controller that never publishes it would fail each `up` after 10 minutes.
+            meta["annotations"] = {SKIP_AWAIT_ANNOTATION: "true"}
+        return k8s.networking.v1.Ingress(self._instance, metadata=meta, spec=spec, opts=opts)
 
     def _service(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
         port = {"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}

@@ -101,6 +101,9 @@ def test_staging_that_lost_autoscaling_is_caught(prod: Manifests) -> None:
     lost = _staging(load_stack("staging").edited("services.reminder-service.autoscaling", None))
 
     assert _lines(lost, prod) == [
+        # A fixed count is applied with patchForce (docs/engine.md); an autoscaled one is not.
+        'reminder-service Deployment: metadata.annotations["pulumi.com/patchForce"]: staging '
+        "true, prod (absent)",
         "reminder-service Deployment: spec.replicas: staging 1, prod (absent)",
         "reminder-service HorizontalPodAutoscaler: only in prod",
         "reminder-service PodDisruptionBudget: only in prod",

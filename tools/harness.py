@@ -4,6 +4,14 @@ The mock plays the part of the providers where the program reads something back:
 auto-named Kubernetes objects the way pulumi-kubernetes does (logical name plus a suffix, a new
 suffix whenever the object's inputs change, as a replacement would), and gives a built image a
 `repoDigest`. Everything else is exactly what the program sent to the engine.
+
+With `preview=True` the run is a `pulumi preview`: an output the provider does not return in a
+preview is unknown to the program, as the SDK resolves a missing output during a dry run. That
+is a built image's `repoDigest` (pulumi-docker returns only the inputs in a preview unless
+`buildOnPreview`). A generated Kubernetes name stays known: pulumi-kubernetes assigns it in
+Check, which runs in a preview too (`provider/pkg/metadata/naming.go`). Unknown values appear
+in `Registered.inputs`, `state` and `ProgramRun.outputs` as `pulumi.output.Unknown`; see
+`is_unknown`.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
@@ -93,6 +102,27 @@ def contains_secret(value: Any) -> bool:
     return False
 
 
+def is_unknown(value: Any) -> bool:
+    """True for a value a preview does not know yet."""
+    return isinstance(value, Unknown)
+
+
+def contains_unknown(value: Any) -> bool:
+    """True when any part of `value` is unknown (secret envelopes are looked into)."""
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+def _stable(value: Any) -> str:
+    # Fingerprints must not depend on an object's address.
+    return "<unknown>" if is_unknown(value) else str(value)
+
+
 def reveal(value: Any) -> Any:
     """Strip secret envelopes (for assertions on structure, never for output)."""
     if is_secret(value):
@@ -122,14 +152,19 @@ class ProviderMocks(pulumi.runtime.Mocks):
                 # other kinds, any input), so that only such a change gives a new name.
                 replacing = {k: args.inputs[k] for k in REPLACING_FIELDS if k in args.inputs}
                 fingerprint = json.dumps(
-                    reveal(replacing or args.inputs), sort_keys=True, default=str
+                    reveal(replacing or args.inputs), sort_keys=True, default=_stable
                 )
                 suffix = hashlib.sha256(f"{args.name}|{fingerprint}".encode()).hexdigest()[:8]
                 meta["name"] = f"{args.name}-{suffix}"
                 state["metadata"] = meta
         if args.typ == "docker:index/image:Image":
-            repository = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
-            state["repoDigest"] = f"{repository}@{DIGEST_PLACEHOLDER}"
+            if not pulumi.runtime.is_dry_run():
+                repository = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
+                state["repoDigest"] = f"{repository}@{DIGEST_PLACEHOLDER}"
+            elif args.inputs.get("buildOnPreview") is True:
+                # Built locally, not pushed: the provider reports the local image ID.
+                state["repoDigest"] = DIGEST_PLACEHOLDER
+            # Otherwise no build in a preview: the output is missing, hence unknown.
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -210,7 +245,10 @@ def run_program(
     mocks: pulumi.runtime.Mocks | None = None,
     preview: bool = False,
 ) -> ProgramRun:
-    """Run `main` with `config`; raise what the program raises (`pulumi.RunError` for config)."""
+    """Run `main` with `config`; raise what the program raises (`pulumi.RunError` for config).
+
+    `preview=True` runs it as `pulumi preview` does (see the module docstring).
+    """
     mocks = mocks or ProviderMocks()
     monitor = RecordingMonitor(mocks)
     runtime_settings.SETTINGS.rpc_manager.clear()

@@ -342,6 +342,12 @@ class Ingress(_Model):
         None, description="Host of the rules; required when enabled."
     )
     tls_secret_name: DnsSubdomain | None = Field(None, description="TLS Secret for the host.")
+    skip_await: Flag = Field(
+        False,
+        description="Do not wait for the controller to publish the Ingress address "
+        "(`pulumi.com/skipAwait`); set it where Kong's proxy never gets a load-balancer address "
+        "(kind, bare metal). Kong publishes it by default (docs/engine.md).",
+    )
 
 
 class Rollout(_Model):
