@@ -16,12 +16,16 @@ import contextlib
 import copy
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tools import drift
+from tools.stack_config import ROOT
 
 STACK = "prod"
 NS = "production"
@@ -477,3 +481,35 @@ def test_iter_fields_lists_what_drifted() -> None:
     assert list(drift.iter_fields(report)) == [
         (f"Deployment {NS}/{RS}", "spec.template.spec.containers[0].image")
     ]
+
+
+def test_make_drift_script_runs_a_read_only_refresh_and_classifies_it(tmp_path: Path) -> None:
+    """scripts/drift.sh with a stand-in `pulumi` that records its arguments and prints what the
+    engine prints on drift: the script's plumbing (flags, exit status, values shown)."""
+    step = drifted(
+        DEPLOYMENT, RS, deployment(RS), deployment(RS, image=HAND_EDITED),
+        {"spec.template.spec.containers[0].image": "update"},
+    )  # fmt: skip
+    (tmp_path / "digest.json").write_text(json.dumps(digest(step, *QUIET)))
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$*" > "{tmp_path}/argv"\n'
+        f'cat "{tmp_path}/digest.json"\n'
+        "exit 7\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "PYTHON": sys.executable}
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "drift.sh"), "prod"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == drift.DRIFT, done.stderr
+    assert (tmp_path / "argv").read_text().split() == [
+        "refresh", "--preview-only", "--expect-no-changes", "--json", "--non-interactive",
+        "--stack", "prod",
+    ]  # fmt: skip
+    assert f'live "{HAND_EDITED}"' in done.stdout  # people with cluster access see values
+
+    usage = subprocess.run([str(ROOT / "scripts" / "drift.sh")], capture_output=True, text=True)
+    assert usage.returncode == drift.ERROR and usage.stderr.startswith("usage:")
