@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -366,3 +367,21 @@ def test_program_paths_cover_every_local_module_the_program_imports() -> None:
                 imported.add(node.module.split(".")[0])
     allowed = {Path(p).stem if p.endswith(".py") else p for p in release.PROGRAM_PATHS}
     assert imported & local <= allowed, imported & local
+
+
+def test_prepare_tag_numbers_the_tag_and_writes_the_message(tmp_path: Path) -> None:
+    """What record-release.yml runs, on the runner's bare Python: no PyYAML needed."""
+    record = release.make_record("prod", COMMIT, OUTPUTS, run_url="https://run/2")
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    (tmp_path / "refs").write_text("refs/tags/release/prod/7\nrefs/tags/release/dev/30\n")
+    script = (
+        "import sys; sys.modules['yaml'] = None\n"  # any `import yaml` now fails
+        "from tools.release import main; sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "prepare-tag", "--record", str(tmp_path / "record.json"),
+         "--refs", str(tmp_path / "refs"), "--message-out", str(tmp_path / "message")],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, f"release/prod/8 {COMMIT}\n"), done.stderr
+    assert release.parse_message((tmp_path / "message").read_text()) == record
