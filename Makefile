@@ -1,9 +1,10 @@
 # Entry points for people and CI. `make render` and `make test` need only the virtualenv;
-# `make local-up` / `make local-down` need docker, kind, kubectl and pulumi (docs/local.md).
+# `make local-up` / `make local-down` need docker, kind, kubectl and pulumi (docs/local.md);
+# `make policy-install`, `make preview` and `make drift` need the Pulumi CLI.
 PYTHON ?= .venv/bin/python
 STACK ?= dev
 
-.PHONY: render test local-up local-down
+.PHONY: render test local-up local-down policy-install preview drift
 
 ## render: write the $(STACK) stack's Kubernetes objects to rendered/$(STACK) (no cluster needed)
 render:
@@ -20,3 +21,16 @@ local-up:
 ## local-down: `pulumi destroy --stack local`, then delete the kind cluster
 local-down:
 	scripts/local-down.sh
+
+## policy-install: create policy/.venv for the policy pack (`pulumi install` inside policy/);
+## a local `--policy-pack policy` installs nothing itself
+policy-install:
+	cd policy && pulumi install
+
+## preview: `pulumi preview` of $(STACK) with the policy pack, refreshed, as CI runs it first
+preview:
+	pulumi preview --stack $(STACK) --policy-pack policy --refresh
+
+## drift: read-only check of $(STACK) for changes made outside a deploy (docs/operations.md)
+drift:
+	PYTHON=$(PYTHON) scripts/drift.sh $(STACK)
