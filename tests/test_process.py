@@ -122,3 +122,33 @@ def test_the_lean_render_cli_writes_everything_and_says_so(tmp_path: Path):
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     # Output is flushed before the process ends: the summary's last line is there.
     assert done.stdout.splitlines()[-1] == f"wrote {len(expected)} objects to {out}"
+
+
+def test_the_program_stops_collection_only_under_the_engine():
+    # Under the engine the monitor is a gRPC stub (the channel connects lazily, so none is
+    # needed here); under the mocks the tests and the render use, nothing changes.
+    code = textwrap.dedent(
+        """
+        import gc, pulumi
+        from tools.harness import ProviderMocks
+        from tools.process import collect_less_under_engine
+
+        pulumi.runtime.set_mocks(ProviderMocks())
+        collect_less_under_engine()
+        print("mocks", gc.isenabled())
+        engine = pulumi.runtime.Settings(monitor="127.0.0.1:1", project="p", stack="s")
+        pulumi.runtime.configure(engine)
+        collect_less_under_engine()
+        print("engine", gc.isenabled())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["mocks True", "engine False"]
