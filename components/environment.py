@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,13 +35,16 @@ class Environment(pulumi.ComponentResource):
     In a protected environment the namespace survives `pulumi destroy` and renames.
     """
 
-    namespace: k8s.core.v1.Namespace
-    namespace_name: pulumi.Output[str]
-    network_policies: list[k8s.networking.v1.NetworkPolicy]
-    quota: k8s.core.v1.ResourceQuota
-    limit_range: k8s.core.v1.LimitRange
-    databases: dict[str, k8s.core.v1.Service]
-    """Database name to its ExternalName Service."""
+    if TYPE_CHECKING:
+        # For type checkers only: the SDK evaluates a component's class annotations at every
+        # registration (pulumi/_types.py `resource_types`); see components/microservice.py.
+        namespace: k8s.core.v1.Namespace
+        namespace_name: pulumi.Output[str]
+        network_policies: list[k8s.networking.v1.NetworkPolicy]
+        quota: k8s.core.v1.ResourceQuota
+        limit_range: k8s.core.v1.LimitRange
+        databases: dict[str, k8s.core.v1.Service]
+        """Database name to its ExternalName Service."""
 
     def __init__(
         self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from components import pod
 from components.labels import recommended_labels, selector_labels
 from components.naming import content_hash
 from components.settings import EnvironmentSettings, ServiceSettings
+
+if TYPE_CHECKING:
+    # Imported by `_image` only when a service is built: no committed stack builds an image, and
+    # importing pulumi_docker costs about a quarter of the SDK's own import time.
+    import pulumi_docker as docker
 
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
@@ -45,28 +50,32 @@ class Microservice(pulumi.ComponentResource):
     Secret a suffix Pulumi chooses) inside the environment's namespace.
     """
 
-    settings: ServiceSettings
-    """The checked settings this instance was built from."""
-    image: docker.Image | None
-    """The image built from source, or None when the published image is deployed."""
-    service_account: k8s.core.v1.ServiceAccount
-    config_map: k8s.core.v1.ConfigMap
-    secret: k8s.core.v1.Secret | None
-    deployment: k8s.apps.v1.Deployment
-    service: k8s.core.v1.Service | None
-    ingress_policy: k8s.networking.v1.NetworkPolicy | None
-    ingress: k8s.networking.v1.Ingress | None
-    disruption_budget: k8s.policy.v1.PodDisruptionBudget | None
-    autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler | None
+    if TYPE_CHECKING:
+        # For type checkers only. At run time the SDK evaluates a component's class annotations
+        # at every registration (pulumi/_types.py `resource_types`, from `resolve_outputs`),
+        # which would import pulumi_docker and Kubernetes type modules the stack may never use.
+        settings: ServiceSettings
+        """The checked settings this instance was built from."""
+        image: docker.Image | None
+        """The image built from source, or None when the published image is deployed."""
+        service_account: k8s.core.v1.ServiceAccount
+        config_map: k8s.core.v1.ConfigMap
+        secret: k8s.core.v1.Secret | None
+        deployment: k8s.apps.v1.Deployment
+        service: k8s.core.v1.Service | None
+        ingress_policy: k8s.networking.v1.NetworkPolicy | None
+        ingress: k8s.networking.v1.Ingress | None
+        disruption_budget: k8s.policy.v1.PodDisruptionBudget | None
+        autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler | None
 
-    image_ref: pulumi.Output[str]
-    """The image reference the pods run (a digest when this program built the image)."""
-    deployment_name: pulumi.Output[str]
-    config_map_name: pulumi.Output[str]
-    secret_name: pulumi.Output[str] | None
-    service_name: pulumi.Output[str] | None
-    service_dns: pulumi.Output[str] | None
-    """The Service's in-cluster DNS name, `{name}.{namespace}.svc.cluster.local`."""
+        image_ref: pulumi.Output[str]
+        """The image reference the pods run (a digest when this program built the image)."""
+        deployment_name: pulumi.Output[str]
+        config_map_name: pulumi.Output[str]
+        secret_name: pulumi.Output[str] | None
+        service_name: pulumi.Output[str] | None
+        service_dns: pulumi.Output[str] | None
+        """The Service's in-cluster DNS name, `{name}.{namespace}.svc.cluster.local`."""
 
     def __init__(
         self, name: str, args: MicroserviceArgs, opts: pulumi.ResourceOptions | None = None
@@ -135,6 +144,8 @@ class Microservice(pulumi.ComponentResource):
             return None, pulumi.Output.from_input(svc.image)
         if svc.build is None:
             return None, pulumi.Output.from_input(tagged)
+        import pulumi_docker as docker  # only a build needs it (see the imports above)
+
         registry = None
         if env.registry.username and env.registry.password:
             registry = docker.RegistryArgs(

@@ -1,11 +1,14 @@
 """A bare Pulumi program: registers a dump's objects with the SDK's classes, and nothing else.
 
 `tools.bench_driver bare` loads the dump into `RECORDS` (outside the timed part), then runs this
-file as `__main__` under the same mock runtime as the real program. The objects are the same
-types, names, parents and input values as the real program registered; what is missing is
-everything the real program does besides registering (reading and checking config, building
-the input dicts, wiring outputs between objects). The difference between the two runs is our
-cost; this run is the SDK's.
+file as `__main__` under the same mock runtime as the real program; `tools.bench_limit limit`
+calls `register` directly under a trivial mock. The objects are the same types, names, parents
+and input values as the real program registered; what is missing is everything the real program
+does besides registering (reading and checking config, building the input dicts, wiring outputs
+between objects). The difference between the two runs is our cost; this run is the SDK's.
+
+Kept free of the project's other modules (the harness, YAML), so that the limit process loads
+only the SDK and this file.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from typing import Any
 
 import pulumi
 
-from tools.harness import is_secret
-
 RECORDS: list[dict[str, Any]] = []
 """The dump, set by the driver: type, name, urn, parent, custom, inputs of each registration."""
+
+SECRET_KEY = "$secret"
+"""A dump writes a secret input as `{SECRET_KEY: value}` (tools.bench_driver.dump_run)."""
 
 # Set by the class itself from its type token; passing them again would be an error.
 _IMPLIED = ("apiVersion", "kind")
@@ -32,28 +36,35 @@ def _snake(name: str) -> str:
 
 
 def _rebuild(value: Any) -> Any:
-    """Recorded wire values back to program values: secret envelopes become secret outputs."""
-    if is_secret(value):
-        return pulumi.Output.secret(_rebuild(value["value"]))
+    """Dumped values back to program values: secret markers become secret outputs."""
     if isinstance(value, dict):
+        if len(value) == 1 and SECRET_KEY in value:
+            return pulumi.Output.secret(_rebuild(value[SECRET_KEY]))
         return {k: _rebuild(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rebuild(v) for v in value]
     return value
 
 
-# Cached: a lookup per object would bill import machinery to the SDK's registration cost.
-@functools.cache
-def _resource_class(type_token: str) -> type[pulumi.CustomResource] | None:
-    """`kubernetes:networking.k8s.io/v1:Ingress` -> `pulumi_kubernetes.networking.v1.Ingress`."""
-    package, module, kind = type_token.split(":")
+def kubernetes_module(type_token: str) -> str | None:
+    """`kubernetes:networking.k8s.io/v1:Ingress` -> `networking.v1` (None for other packages)."""
+    package, module, _ = type_token.split(":")
     if package != "kubernetes":
         return None
     group, _, version = module.partition("/")
     # API groups name the Python package by their first label: networking.k8s.io -> networking.
-    return getattr(
-        importlib.import_module(f"pulumi_kubernetes.{group.split('.')[0]}.{version}"), kind
-    )
+    return f"{group.split('.')[0]}.{version}"
+
+
+# Cached: a lookup per object would bill import machinery to the SDK's registration cost.
+@functools.cache
+def _resource_class(type_token: str) -> type[pulumi.CustomResource] | None:
+    """`kubernetes:networking.k8s.io/v1:Ingress` -> `pulumi_kubernetes.networking.v1.Ingress`."""
+    module = kubernetes_module(type_token)
+    if module is None:
+        return None
+    kind = type_token.rsplit(":", 1)[-1]
+    return getattr(importlib.import_module(f"pulumi_kubernetes.{module}"), kind)
 
 
 def register(records: list[dict[str, Any]]) -> None:
@@ -78,7 +89,7 @@ def register(records: list[dict[str, Any]]) -> None:
             resources[record["urn"]] = cls(record["name"], opts=opts, **kwargs)
 
 
-def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Parents before children (the dump is sorted by URN, which does not guarantee it)."""
     by_urn = {r["urn"]: r for r in records}
 
@@ -95,4 +106,4 @@ def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 if __name__ == "__main__":
     from tools import bench_bare
 
-    register(_ordered(bench_bare.RECORDS))
+    register(ordered(bench_bare.RECORDS))

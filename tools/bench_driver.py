@@ -1,6 +1,7 @@
 """One measurement of `tools.bench`, in a process of its own: `python -m tools.bench_driver ...`.
 
-Modes (each prints one JSON line on stdout: `{"objects", "kubernetes", "seconds"}`):
+Modes (`program` and `bare` print one JSON line on stdout: `{"objects", "kubernetes", "seconds",
+"cpu_seconds"}`, wall and CPU time of the program run alone):
 
 - `program --services N [--dump FILE]`: swap `components.catalog.CATALOG` for N synthetic services
   with every feature on, run the real `__main__.py` under the mock runtime
@@ -8,16 +9,24 @@ Modes (each prints one JSON line on stdout: `{"objects", "kubernetes", "seconds"
   (type, name, parent, inputs) so that `bare` can register exactly the same objects.
 - `bare --inputs FILE`: run `tools/bench_bare.py` under the same mock runtime: it registers the
   dumped objects with the SDK's own classes and nothing else, which is the SDK's cost for them.
+- `dump STACK --out FILE`: render a committed stack as `tools.render` does and write the same
+  dump, for the limit process of `tools.bench_limit`; prints `{"objects", "kubernetes",
+  "modules"}`, the last being the `pulumi_kubernetes` type modules the objects live in.
+
+Both timed modes run as the project's CLIs do (tools/process.py): no garbage-collection passes
+from the start of `main` and no interpreter teardown, so that the two are treated alike and
+neither pays for collections the other is spared.
 
 A fresh process per measurement keeps one size's garbage, caches and peak memory out of the next,
 and lets the caller read the peak RSS of exactly this run.
+
+Exit codes: 0 done; 2 bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -28,7 +37,9 @@ from typing import Any
 from components import catalog
 from components.catalog import ServiceSpec
 from tools import bench_bare
-from tools.harness import ProgramRun, run_program, shutdown
+from tools.harness import ProgramRun, is_secret, run_program, shutdown
+from tools.process import run_cli
+from tools.render import render
 from tools.stack_config import ROOT, StackConfig
 
 BARE_MAIN = Path(__file__).with_name("bench_bare.py")
@@ -116,8 +127,19 @@ def synthetic_config(services: Mapping[str, ServiceSpec]) -> StackConfig:
     return StackConfig(project=PROJECT, stack="bench", values=values, secret_keys={"secrets"})
 
 
+def _plain(value: Any) -> Any:
+    """Recorded wire values to JSON, each secret envelope as `{bench_bare.SECRET_KEY: value}`."""
+    if is_secret(value):
+        return {bench_bare.SECRET_KEY: _plain(value["value"])}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def dump_run(run: ProgramRun, path: Path) -> None:
-    """What `bench_bare.py` needs to register the same objects: registration order kept."""
+    """What `bench_bare.py` needs to register the same objects."""
     records = [
         {
             "type": r.type,
@@ -125,20 +147,21 @@ def dump_run(run: ProgramRun, path: Path) -> None:
             "urn": r.urn,
             "parent": r.parent,
             "custom": r.custom,
-            "inputs": r.inputs,
+            "inputs": _plain(r.inputs),
         }
         for r in run.resources
     ]
     path.write_text(json.dumps(records))
 
 
-def _report(run: ProgramRun, seconds: float) -> None:
+def _report(run: ProgramRun, seconds: float, cpu_seconds: float) -> None:
     print(
         json.dumps(
             {
                 "objects": len(run.resources),
                 "kubernetes": len(run.kubernetes()),
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
             }
         )
     )
@@ -152,30 +175,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     program.add_argument("--dump", type=Path, help="write the registered objects here")
     bare = sub.add_parser("bare", help="the SDK alone, registering a dump's objects")
     bare.add_argument("--inputs", type=Path, required=True)
+    dump = sub.add_parser("dump", help="dump a committed stack's render, for the limit process")
+    dump.add_argument("stack")
+    dump.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
+    if args.mode == "dump":
+        run = render(args.stack).run
+        dump_run(run, args.out)
+        modules = {bench_bare.kubernetes_module(r.type) for r in run.resources}
+        print(
+            json.dumps(
+                {
+                    "objects": len(run.resources),
+                    "kubernetes": len(run.kubernetes()),
+                    "modules": sorted(m for m in modules if m is not None),
+                }
+            )
+        )
+        shutdown()
+        return 0
     if args.mode == "program":
         services = synthetic_catalog(args.services)
         # settings.py and render read `catalog.CATALOG` at call time, so this swaps the catalog
         # for the program without touching components/.
         catalog.CATALOG = MappingProxyType(services)
         config = synthetic_config(services)
-        start = time.perf_counter()
-        run = run_program(config, main=ROOT / "__main__.py")
-        seconds = time.perf_counter() - start
-        if args.dump:
-            dump_run(run, args.dump)
+        main_file = ROOT / "__main__.py"
     else:
         # Loaded before the clock starts: reading the dump is not part of registering.
         bench_bare.RECORDS = json.loads(args.inputs.read_text())
         config = StackConfig(project=PROJECT, stack="bench", values={})
-        start = time.perf_counter()
-        run = run_program(config, main=BARE_MAIN)
-        seconds = time.perf_counter() - start
-    _report(run, seconds)
+        main_file = BARE_MAIN
+    start, start_cpu = time.perf_counter(), time.process_time()
+    run = run_program(config, main=main_file)
+    seconds = time.perf_counter() - start
+    # All threads of this process: the SDK's worker threads register on its behalf.
+    cpu_seconds = time.process_time() - start_cpu
+    if args.mode == "program" and args.dump:
+        dump_run(run, args.dump)
+    _report(run, seconds, cpu_seconds)
     shutdown()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # As the CLIs run (tools/process.py): the same for `program` and `bare`.
+    run_cli(main)

@@ -144,4 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from tools.process import run_cli
+
+    # A one-shot run: no garbage-collection passes, no heap teardown after the output is flushed.
+    run_cli(main)
