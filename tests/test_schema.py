@@ -79,7 +79,7 @@ def test_rendered_objects_validate_strictly(stack: str):
             pytest.fail(f"{stack}/{name}: {error.message} at {list(error.path)}")
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_with_real_secret_values_too(stack: str):
     for manifest in render(stack, config=stack_with_secrets(stack)).manifests.values():
         validate(manifest)
