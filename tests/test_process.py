@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent(
         sys.stdout.write(f"collector on: {gc.isenabled()}\\n")
         if "--thread" in sys.argv:
             def late():
-                time.sleep(0.3)
+                time.sleep(0.1)
                 sys.stdout.write("thread finished\\n")
             threading.Thread(target=late).start()
         if "--broken-stdout" in sys.argv:

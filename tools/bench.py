@@ -581,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--runs", type=int, help="rounds of the floors and the render (default 15; quick 5)"
     )
     parser.add_argument(
-        "--rounds", type=int, help="rounds of the scale measurements (default 4; quick 2)"
+        "--rounds", type=int, help="rounds of the scale measurements (default 5; quick 2)"
     )
     parser.add_argument("--quick", action="store_true", help="fewer runs, sizes 10 and 30")
     parser.add_argument("--sizes", type=int, nargs="+", help="catalog sizes (default 30 100 300)")
@@ -599,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
     runs = args.runs or (5 if args.quick else 15)
-    rounds = args.rounds or (2 if args.quick else 4)
+    rounds = args.rounds or (2 if args.quick else 5)
     sizes = sorted(set(args.sizes or ((10, 30) if args.quick else (30, 100, 300))))
     if len(sizes) < 2 or runs < 1 or rounds < 1:
         parser.error("need two sizes or more, and at least one run and round")
