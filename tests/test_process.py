@@ -116,7 +116,7 @@ def test_the_program_stops_collection_only_under_the_engine():
         """
         import gc, pulumi
         from tools.harness import ProviderMocks
-        from tools.process import collect_less_under_engine
+        from components.runtime import collect_less_under_engine
 
         pulumi.runtime.set_mocks(ProviderMocks())
         collect_less_under_engine()

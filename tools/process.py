@@ -11,7 +11,7 @@ such a run nothing and cost it about a third of its time (docs/benchmark.md has 
 `run_cli` turns both off for one CLI's `main`. Nothing here acts on import: a module that calls it
 from its `if __name__ == "__main__":` block behaves exactly as before when the tests import it.
 
-`collect_less_under_engine` is for `__main__.py` under `pulumi up`/`preview`. There only the
+`components.runtime.collect_less_under_engine` is for `__main__.py` under `pulumi up`/`preview`. There only the
 collector can go: the language host's runner (pulumi/pulumi sdk/python/cmd/
 pulumi-language-python-exec) waits for the registrations after the program returns and then
 picks the exit code, so the program cannot end the process itself.
@@ -38,19 +38,6 @@ def collect_less() -> None:
     all of them; the measured cost is a few percent more peak memory (docs/benchmark.md).
     """
     gc.disable()
-
-
-def collect_less_under_engine() -> None:
-    """`collect_less`, when the Pulumi engine runs this program; nothing under mocks.
-
-    The tests and the render run `__main__.py` inside their own process through the SDK's mock
-    monitor; those processes keep the collector as their owner set it.
-    """
-    from pulumi.runtime.proto import resource_pb2_grpc
-    from pulumi.runtime.settings import get_monitor
-
-    if isinstance(get_monitor(), resource_pb2_grpc.ResourceMonitorStub):
-        collect_less()
 
 
 def _other_threads_alive() -> bool:

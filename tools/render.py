@@ -11,6 +11,12 @@ stack file or config (one line on stderr, nothing written).
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    import gc
+
+    # A one-shot run: no collection passes over the SDK's heap while it is built (tools.process).
+    gc.disable()
+
 import argparse
 import shutil
 import sys
@@ -22,7 +28,6 @@ from typing import Any
 import pulumi
 
 from components.config import render_session
-from tools.check import check_render, format_violations
 from tools.harness import ProgramRun, Registered, reveal, run_program, shutdown
 from tools.manifests import dump, file_name, to_manifest
 from tools.stack_config import ROOT, SECRET_PLACEHOLDER, StackConfig, StackFileError, load_stack
@@ -134,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary(result))
     print(f"wrote {len(paths)} objects to {out}")
     if args.check:
+        # Loaded only here: the policy rules are not needed to render.
+        from tools.check import check_render, format_violations
+
         violations = check_render(result.manifests)
         if violations:
             print(format_violations(violations))

@@ -1,0 +1,26 @@
+"""How the program uses the interpreter when the Pulumi engine runs it.
+
+Under `pulumi up`/`preview` the program builds one large heap of SDK objects and ends. The
+cyclic garbage collector walks that heap again and again while the program registers, for
+garbage that dies with the process anyway (docs/benchmark.md has the numbers). Teardown cannot be
+skipped here: the language host's runner (pulumi/pulumi sdk/python/cmd/
+pulumi-language-python-exec) waits for the registrations after the program returns and then picks
+the exit code, so the program must not end the process itself.
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def collect_less_under_engine() -> None:
+    """No cyclic collection for the rest of the run, when the real engine runs this program.
+
+    The tests and the offline render run `__main__.py` inside their own process through the
+    SDK's mock monitor; those processes keep the collector as their owner set it.
+    """
+    from pulumi.runtime.proto import resource_pb2_grpc
+    from pulumi.runtime.settings import get_monitor
+
+    if isinstance(get_monitor(), resource_pb2_grpc.ResourceMonitorStub):
+        gc.disable()
