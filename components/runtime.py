@@ -13,14 +13,20 @@ from __future__ import annotations
 import gc
 
 
+def under_engine() -> bool:
+    """True when the real Pulumi engine runs this program (its monitor is the gRPC stub), not
+    the SDK's mock runtime of the tests and the offline render."""
+    from pulumi.runtime.proto import resource_pb2_grpc
+    from pulumi.runtime.settings import get_monitor
+
+    return isinstance(get_monitor(), resource_pb2_grpc.ResourceMonitorStub)
+
+
 def collect_less_under_engine() -> None:
     """No cyclic collection for the rest of the run, when the real engine runs this program.
 
     The tests and the offline render run `__main__.py` inside their own process through the
     SDK's mock monitor; those processes keep the collector as their owner set it.
     """
-    from pulumi.runtime.proto import resource_pb2_grpc
-    from pulumi.runtime.settings import get_monitor
-
-    if isinstance(get_monitor(), resource_pb2_grpc.ResourceMonitorStub):
+    if under_engine():
         gc.disable()

@@ -104,6 +104,7 @@ def synthetic_config(services: Mapping[str, ServiceSpec]) -> StackConfig:
     values: dict[str, Any] = {
         "environment": "bench",
         "prefix": "bench",
+        "cluster": {"context": "bench"},
         "version": "1.0.0",
         "externalServices": {
             "databaseHosts": {

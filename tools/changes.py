@@ -13,7 +13,8 @@ and new value. Secret values never appear: a Secret's data is `[secret]` whateve
 hold, and so is any value that is `[secret]` on either side.
 
 Options: `--format text|markdown` (markdown is a GitHub pull-request comment that a workflow finds
-again by its hidden marker line), `--title T`.
+again by its hidden marker line, with a collapsed Mermaid diagram of the objects the change
+touches, `tools.change_diagram`), `--title T`.
 
 Exit codes: 0 compared (a report, whatever it found); 2 bad arguments or an unreadable render
 folder (one line on stderr).
@@ -736,11 +737,13 @@ def to_markdown(
     changes: Sequence[Change],
     title: str = "Kubernetes changes",
     max_chars: int = MAX_MARKDOWN_CHARS,
+    diagram: Sequence[str] = (),
 ) -> str:
-    """A pull-request comment: marker, heading, what rolls, then counts and one row per object.
+    """A pull-request comment: marker, heading, what rolls, the collapsed `diagram` lines (see
+    `tools.change_diagram.details_block`), then counts and one row per object.
 
-    When it would not fit in `max_chars`, later lines are left out (what rolls goes first) and
-    a last line says how many objects' rows are missing.
+    When it would not fit in `max_chars`, later lines are left out (what rolls goes first, the
+    diagram is kept whole or not at all) and a last line says how many objects' rows are missing.
     """
     head = [MARKER, f"### {title}", ""]
     if not changes:
@@ -757,6 +760,10 @@ def to_markdown(
     ]
     room = max_chars - sum(len(line) + 1 for line in head) - NOTE_ROOM
     kept_lead, room = _fit(lead, room)
+    picture = ["", *diagram, ""] if diagram else []
+    if len(kept_lead) < len(lead) or sum(len(line) + 1 for line in picture) > room:
+        picture = []
+    room -= sum(len(line) + 1 for line in picture)
     kept_table, room = _fit(table, room) if len(kept_lead) == len(lead) else ([], room)
     tail = []
     missing_notes = sum(line.startswith("- ") for line in lead[len(kept_lead) :])
@@ -767,7 +774,7 @@ def to_markdown(
             "",
             f"_{lines}{missing_rows} more objects left out to fit a comment; see the job log._",
         ]
-    return "\n".join([*head, *kept_lead, *kept_table, *tail]) + "\n"
+    return "\n".join([*head, *kept_lead, *picture, *kept_table, *tail]) + "\n"
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -793,7 +800,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     changes = compare(base, head)
     if args.format == "markdown":
-        sys.stdout.write(to_markdown(changes, title=args.title or "Kubernetes changes"))
+        # Imported here: the diagram module builds on this one.
+        from tools.change_diagram import change_diagram, details_block
+
+        mermaid = change_diagram(base, head, changes)
+        picture = details_block(mermaid) if mermaid else []
+        text = to_markdown(changes, title=args.title or "Kubernetes changes", diagram=picture)
+        sys.stdout.write(text)
     else:
         sys.stdout.write(to_text(changes, title=args.title or "Changes"))
     return 0

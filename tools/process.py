@@ -11,10 +11,9 @@ such a run nothing and cost it about a third of its time (docs/benchmark.md has 
 `run_cli` turns both off for one CLI's `main`. Nothing here acts on import: a module that calls it
 from its `if __name__ == "__main__":` block behaves exactly as before when the tests import it.
 
-`components.runtime.collect_less_under_engine` is for `__main__.py` under `pulumi up`/`preview`. There only the
-collector can go: the language host's runner (pulumi/pulumi sdk/python/cmd/
-pulumi-language-python-exec) waits for the registrations after the program returns and then
-picks the exit code, so the program cannot end the process itself.
+Under `pulumi up`/`preview` only the collector can go, and `components.runtime` does that: the
+language host's runner waits for the registrations after the program returns and then picks the
+exit code, so the program cannot end the process itself.
 """
 
 from __future__ import annotations

@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import get_monitor
 from pydantic import ValidationError
 
 from components import catalog as catalog_module
@@ -48,6 +46,7 @@ from components.config.stack_file import (
     secure_problems,
     stack_file_config,
 )
+from components.runtime import under_engine
 from components.settings import (
     BuildSettings,
     EnvironmentSettings,
@@ -592,7 +591,7 @@ def from_pulumi_config(project_dir: Path) -> EnvironmentSettings:
     if session is not None:
         session.loaded = loaded
     cluster = loaded.settings.cluster
-    if cluster is not None and not isinstance(get_monitor(), MockMonitor):
+    if cluster is not None and under_engine():
         # Only a real engine has a kubeconfig to compare; under mocks nothing is reached.
         raise_if_any(cluster_problems(cluster, kubeconfig_paths()))
     return loaded.settings

@@ -27,11 +27,29 @@ MAX_SUBDOMAIN = 253
 MAX_OBJECT_BYTES = 1024 * 1024
 """A ConfigMap's or Secret's data, keys and values together (`MaxSecretSize`, etcd's limit)."""
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
-_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+
+class _Pattern:
+    """A regular expression compiled on first use.
+
+    Most values a stack sets never meet most of these grammars (an image, an ARN, a queue URL),
+    and compiling them all at import is a measurable share of every render and `pulumi up`.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled.fullmatch(text)
+
+
+_DNS_LABEL = _Pattern(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = _Pattern(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = _Pattern(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_C_IDENTIFIER = _Pattern(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUALIFIED_NAME = _Pattern(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 
 
 def _subdomain_ok(value: str) -> bool:
@@ -165,7 +183,7 @@ def check_api_server(value: str) -> str:
 
 # ---- quantities ---------------------------------------------------------------------------
 
-_QUANTITY = re.compile(
+_QUANTITY = _Pattern(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
 )
@@ -277,12 +295,12 @@ def quota_must_be_whole(name: str) -> bool:
 # ---- images -------------------------------------------------------------------------------
 
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(
+_DOMAIN = _Pattern(
     rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
 )
-_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_PATH_COMPONENT = _Pattern(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
+_TAG = _Pattern(r"[\w][\w.-]{0,127}")
+_DIGEST = _Pattern(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 MAX_IMAGE_NAME = 255
 
 
@@ -351,7 +369,7 @@ def check_image_tag(value: str) -> str:
     return value
 
 
-_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
+_PLATFORM = _Pattern(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 
 
 def check_platform(value: str) -> str:
@@ -375,10 +393,10 @@ AWS_PARTITIONS = (
 _PARTITION = "(?:" + "|".join(re.escape(p) for p in AWS_PARTITIONS) + ")"
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]+"
 _ACCOUNT = r"[0-9]{12}"
-_IAM_ROLE = re.compile(
+_IAM_ROLE = _Pattern(
     rf"arn:{_PARTITION}:iam::{_ACCOUNT}:role/(?:[\x21-\x7e]+/)?[A-Za-z0-9+=,.@_-]{{1,64}}"
 )
-_SNS_TOPIC = re.compile(
+_SNS_TOPIC = _Pattern(
     rf"arn:{_PARTITION}:sns:{_REGION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
 )
 # The SQS endpoints of each partition (amazonaws.com, .com.cn, the isolated regions' and the
@@ -387,11 +405,11 @@ _AWS_DOMAINS = (
     r"(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
     r"|csp\.hci\.ic\.gov|amazonaws\.eu)"
 )
-_SQS_URL = re.compile(
+_SQS_URL = _Pattern(
     rf"https://(?:sqs\.{_REGION}\.{_AWS_DOMAINS}|{_REGION}\.queue\.{_AWS_DOMAINS})"
     rf"/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?"
 )
-_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_TABLE = _Pattern(r"[A-Za-z0-9_.-]{3,255}")
 
 
 def check_account_id(value: str) -> str:
