@@ -12,9 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-PROJECT = "notification-delivery"
-"""The Pulumi project name; also the `app.kubernetes.io/part-of` label value."""
-
 DEFAULT_REGISTRY = "docker.io/adisakshya"
 """Where the published images live (`{registry}/{service}:{version}-{prefix}`)."""
 

@@ -2,29 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.catalog import PROJECT
+from components import labels, naming
 from components.network import POSTGRES_PORT, network_policies
-from components.settings import EnvironmentSettings
+from components.settings import EnvironmentSettings, Network
 
-TIER_LABEL = "notification-delivery/tier"
-"""`production` or `non-production`: which rule set the policy pack applies to the namespace."""
-ALLOWED_SERVICE_TYPES_ANNOTATION = "notification-delivery/allowed-service-types"
-POD_SECURITY_LEVEL = "restricted"
+if TYPE_CHECKING:
+    from pulumi_kubernetes.core.v1 import LimitRangeItemArgsDict
+    from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+    from pulumi_kubernetes.meta.v1.outputs import ObjectMeta
 
 
 @dataclass(frozen=True)
 class EnvironmentArgs:
-    """Attributes:
-    settings: the checked stack config of this environment.
+    """What the `Environment` needs, and nothing of the services (not their secrets).
+
+    Attributes:
+        environment: the environment's name, which is also its namespace's.
+        prefix: the prefix of every other object's name (`prod`).
+        production: the policy pack's production rules apply (the namespace's tier label).
+        protect: the namespace survives `pulumi destroy` and renames.
+        allowed_service_types: Service types its services may use (read by the policy pack).
+        quota: the namespace's ResourceQuota `hard`.
+        limit_range: `defaultRequest`, `default` and `max` of its container LimitRange.
+        database_hosts: database name to the endpoint its ExternalName Service points at.
+        network: where pods may connect (databases, HTTPS).
     """
 
-    settings: EnvironmentSettings
+    environment: str
+    prefix: str
+    production: bool
+    protect: bool
+    allowed_service_types: tuple[str, ...]
+    quota: Mapping[str, str]
+    limit_range: Mapping[str, Mapping[str, str]]
+    database_hosts: Mapping[str, str]
+    network: Network
+
+    @classmethod
+    def of(cls, settings: EnvironmentSettings) -> EnvironmentArgs:
+        return cls(
+            environment=settings.environment,
+            prefix=settings.prefix,
+            production=settings.production,
+            protect=settings.protect,
+            allowed_service_types=settings.allowed_service_types,
+            quota=settings.quota,
+            limit_range=settings.limit_range,
+            database_hosts=settings.external.database_hosts,
+            network=settings.network,
+        )
+
+
+_LIMIT_RANGE_FIELDS = {"defaultRequest": "default_request", "default": "default", "max": "max"}
 
 
 class Environment(pulumi.ComponentResource):
@@ -50,68 +86,51 @@ class Environment(pulumi.ComponentResource):
         self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("notification-delivery:index:Environment", name, None, opts)
-        settings = args.settings
-        labels = {
-            # The original manifests labelled each namespace `name: <namespace>`; policies and
-            # dashboards select on it.
-            "name": settings.environment,
-            "app.kubernetes.io/part-of": PROJECT,
-            "app.kubernetes.io/managed-by": "pulumi",
-            "app.kubernetes.io/instance": settings.prefix,
-            TIER_LABEL: "production" if settings.production else "non-production",
-            **{
-                f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
-                for mode in ("enforce", "audit", "warn")
-            },
-            "pod-security.kubernetes.io/enforce-version": "latest",
-        }
-        annotations = {
-            # Read by the policy pack, which sees objects, not stack config.
-            ALLOWED_SERVICE_TYPES_ANNOTATION: ",".join(settings.allowed_service_types),
-        }
         self.namespace = k8s.core.v1.Namespace(
-            settings.environment,
-            metadata={"name": settings.environment, "labels": labels, "annotations": annotations},
+            args.environment,
+            metadata={
+                "name": args.environment,
+                "labels": labels.namespace_labels(args.environment, args.prefix, args.production),
+                "annotations": labels.namespace_annotations(args.allowed_service_types),
+            },
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # Deleting a namespace deletes everything in it: a protected environment needs
                 # `pulumi state unprotect` first, and even then the namespace is left in place.
-                protect=settings.protect,
-                retain_on_delete=settings.protect,
+                protect=args.protect,
+                retain_on_delete=args.protect,
             ),
         )
-        self.namespace_name = self.namespace.metadata.apply(lambda m: m.name)
+        namespace_meta = cast("pulumi.Output[ObjectMeta]", self.namespace.metadata)
+        self.namespace_name = namespace_meta.apply(lambda m: cast(str, m.name))
         child = pulumi.ResourceOptions(parent=self)
-        common = {
-            "app.kubernetes.io/part-of": PROJECT,
-            "app.kubernetes.io/managed-by": "pulumi",
-            "app.kubernetes.io/instance": settings.prefix,
-        }
+        common = labels.environment_labels(args.prefix)
 
-        def meta(name: str) -> dict:
+        def meta(name: str) -> ObjectMetaArgsDict:
             return {"name": name, "namespace": self.namespace_name, "labels": common}
 
-        self.network_policies = network_policies(settings, self.namespace_name, common, child)
+        self.network_policies = network_policies(
+            args.prefix, args.network, self.namespace_name, common, child
+        )
         self.quota = k8s.core.v1.ResourceQuota(
-            f"{settings.prefix}-quota",
-            metadata=meta(f"{settings.prefix}-quota"),
-            spec={"hard": dict(settings.quota)},
+            naming.quota(args.prefix),
+            metadata=meta(naming.quota(args.prefix)),
+            spec={"hard": dict(args.quota)},
             opts=child,
         )
-        limits = {"type": "Container"}
-        keys = {"defaultRequest": "default_request", "default": "default", "max": "max"}
-        for section, values in settings.limit_range.items():
+        limits: LimitRangeItemArgsDict = {"type": "Container"}
+        for section, values in args.limit_range.items():
             if values:
-                limits[keys[section]] = dict(values)
+                limits[_LIMIT_RANGE_FIELDS[section]] = dict(values)  # type: ignore[literal-required]
         self.limit_range = k8s.core.v1.LimitRange(
-            f"{settings.prefix}-limits",
-            metadata=meta(f"{settings.prefix}-limits"),
+            naming.limit_range(args.prefix),
+            metadata=meta(naming.limit_range(args.prefix)),
             spec={"limits": [limits]},
             opts=child,
         )
         self.databases = {}
-        for database, host in settings.external.database_hosts.items():
-            name = settings.database_service_name(database)
+        for database, host in args.database_hosts.items():
+            name = naming.database_service(args.prefix, database)
             self.databases[database] = k8s.core.v1.Service(
                 name,
                 metadata=meta(name),

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import pod
-from components.labels import recommended_labels, selector_labels
-from components.naming import content_hash
-from components.settings import EnvironmentSettings, ServiceSettings
+from components import labels, naming, pod
+from components.settings import (
+    EnvironmentSettings,
+    Ingress,
+    Network,
+    RegistrySettings,
+    Rollout,
+    ServiceSettings,
+)
 
 if TYPE_CHECKING:
     # Imported by `_image` only when a service is built: no committed stack builds an image, and
     # importing pulumi_docker costs about a quarter of the SDK's own import time.
     import pulumi_docker as docker
-
-TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
-SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+    from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
+    from pulumi_kubernetes.core.v1 import (
+        EnvFromSourceArgsDict,
+        ServicePortArgsDict,
+    )
+    from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+    from pulumi_kubernetes.meta.v1.outputs import ObjectMeta
+    from pulumi_kubernetes.networking.v1 import (
+        IngressSpecArgsDict,
+        NetworkPolicyPeerArgsDict,
+    )
 
 SERVICE_PORT = 80
 """The port other pods and the ingress use; the Service maps it to the container's port."""
@@ -27,17 +40,46 @@ SERVICE_PORT = 80
 
 @dataclass(frozen=True)
 class MicroserviceArgs:
-    """What one `Microservice` needs.
+    """What one `Microservice` needs, and nothing of the other services (not their secrets).
 
     Attributes:
         service: the service's settings in this environment (catalog entry plus stack config).
-        environment: the environment's settings (namespace, prefix, version, registry).
         namespace: the namespace's name, as an output so that the namespace is created first.
+        prefix: the environment's name prefix (`prod`).
+        version: the release; the published image's tag is `{version}-{prefix}`.
+        registry: where published images live and built ones are pushed.
+        rollout: rollout timing and whether `pulumi up` waits for it.
+        network: who may reach the service (the ingress controller's namespace, node ports).
+        ingress: the environment's Ingress settings (host, class, TLS).
     """
 
     service: ServiceSettings
-    environment: EnvironmentSettings
     namespace: pulumi.Input[str]
+    prefix: str
+    version: str
+    registry: RegistrySettings
+    rollout: Rollout
+    network: Network
+    ingress: Ingress
+
+    @classmethod
+    def of(
+        cls,
+        settings: EnvironmentSettings,
+        service: ServiceSettings,
+        namespace: pulumi.Input[str],
+    ) -> MicroserviceArgs:
+        """The part of an environment's settings that `service` needs."""
+        return cls(
+            service=service,
+            namespace=namespace,
+            prefix=settings.prefix,
+            version=settings.version,
+            registry=settings.registry,
+            rollout=settings.rollout,
+            network=settings.network,
+            ingress=settings.ingress,
+        )
 
 
 class Microservice(pulumi.ComponentResource):
@@ -81,14 +123,13 @@ class Microservice(pulumi.ComponentResource):
         self, name: str, args: MicroserviceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("notification-delivery:index:Microservice", name, None, opts)
-        env = args.environment
         svc = args.service
         self._args = args
         self.settings = svc
-        self._instance = env.object_name(svc.name)
-        self._labels = recommended_labels(svc.name, self._instance)
-        self._release_labels = recommended_labels(svc.name, self._instance, env.version)
-        self._selector = selector_labels(svc.name, self._instance)
+        self._instance = naming.instance(args.prefix, svc.name)
+        self._labels = labels.recommended_labels(svc.name, self._instance)
+        self._release_labels = labels.recommended_labels(svc.name, self._instance, args.version)
+        self._selector = labels.selector_labels(svc.name, self._instance)
         child = pulumi.ResourceOptions(parent=self)
 
         self.image, self.image_ref = self._image(child)
@@ -99,20 +140,21 @@ class Microservice(pulumi.ComponentResource):
         self.service = self._service(child) if svc.spec.http else None
         self.ingress_policy = self._ingress_policy(child) if svc.spec.http else None
         self.ingress = (
-            self._ingress(child)
-            if self.service is not None and env.ingress.enabled and svc.ingress_path
+            self._ingress(self.service, child)
+            if self.service is not None and args.ingress.enabled and svc.ingress_path
             else None
         )
         self.disruption_budget = self._disruption_budget(child) if svc.min_replicas > 1 else None
         self.autoscaler = self._autoscaler(child) if svc.autoscaling else None
 
-        self.deployment_name = self.deployment.metadata.apply(lambda m: m.name)
-        self.config_map_name = self.config_map.metadata.apply(lambda m: m.name)
-        self.secret_name = self.secret.metadata.apply(lambda m: m.name) if self.secret else None
+        self.deployment_name = _name_of(self.deployment)
+        self.config_map_name = _name_of(self.config_map)
+        self.secret_name = _name_of(self.secret) if self.secret else None
         if self.service is not None:
-            self.service_name = self.service.metadata.apply(lambda m: m.name)
-            self.service_dns = pulumi.Output.concat(
-                self.service_name, ".", args.namespace, ".svc.cluster.local"
+            service_name = _name_of(self.service)
+            self.service_name = service_name
+            self.service_dns = pulumi.Output.all(service_name, args.namespace).apply(
+                lambda parts: naming.service_dns(parts[0], parts[1])
             )
         else:
             self.service_name = None
@@ -129,8 +171,8 @@ class Microservice(pulumi.ComponentResource):
             }
         )
 
-    def _metadata(self, name: str | None = None) -> dict:
-        meta: dict = {"namespace": self._args.namespace, "labels": self._labels}
+    def _metadata(self, name: str | None = None) -> ObjectMetaArgsDict:
+        meta: ObjectMetaArgsDict = {"namespace": self._args.namespace, "labels": self._labels}
         if name is not None:
             meta["name"] = name
         return meta
@@ -138,8 +180,8 @@ class Microservice(pulumi.ComponentResource):
     def _image(
         self, opts: pulumi.ResourceOptions
     ) -> tuple[docker.Image | None, pulumi.Output[str]]:
-        env, svc = self._args.environment, self._args.service
-        tagged = f"{env.registry.server}/{svc.name}:{env.image_tag}"
+        args, svc = self._args, self._args.service
+        tagged = naming.published_image(args.registry.server, svc.name, args.version, args.prefix)
         if svc.image:
             return None, pulumi.Output.from_input(svc.image)
         if svc.build is None:
@@ -147,11 +189,11 @@ class Microservice(pulumi.ComponentResource):
         import pulumi_docker as docker  # only a build needs it (see the imports above)
 
         registry = None
-        if env.registry.username and env.registry.password:
+        if args.registry.username and args.registry.password:
             registry = docker.RegistryArgs(
-                server=env.registry.server.split("/")[0],
-                username=env.registry.username,
-                password=pulumi.Output.secret(env.registry.password.value),
+                server=args.registry.server.split("/")[0],
+                username=args.registry.username,
+                password=pulumi.Output.secret(args.registry.password.value),
             )
         image = docker.Image(
             self._instance,
@@ -172,7 +214,7 @@ class Microservice(pulumi.ComponentResource):
         data = dict(sorted(self._args.service.env.items()))
         return k8s.core.v1.ConfigMap(
             self._instance,
-            metadata=self._metadata(f"{self._instance}-{content_hash(data)}"),
+            metadata=self._metadata(naming.config_map(self._args.prefix, self.settings.name, data)),
             data=data,
             immutable=True,
             opts=opts,
@@ -202,21 +244,23 @@ class Microservice(pulumi.ComponentResource):
         role = self._args.service.iam_role_arn
         if role:
             # IRSA: EKS injects credentials for this role; no static AWS keys needed.
-            meta["annotations"] = {"eks.amazonaws.com/role-arn": role}
+            meta["annotations"] = {labels.IRSA_ROLE_ANNOTATION: role}
         return k8s.core.v1.ServiceAccount(
             self._instance, metadata=meta, automount_service_account_token=False, opts=opts
         )
 
     def _deployment(self, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
         svc = self._args.service
-        rollout = self._args.environment.rollout
-        env_from: list[dict] = [{"config_map_ref": {"name": self.config_map.metadata.name}}]
+        rollout = self._args.rollout
+        env_from: list[EnvFromSourceArgsDict] = [
+            {"config_map_ref": {"name": _name_of(self.config_map)}}
+        ]
         if self.secret is not None:
-            env_from.append({"secret_ref": {"name": self.secret.metadata.name}})
+            env_from.append({"secret_ref": {"name": _name_of(self.secret)}})
         pinned = self.image is not None or "@sha256:" in (svc.image or "")
         pull_policy = svc.image_pull_policy or ("IfNotPresent" if pinned else "Always")
         main = pod.container(svc, image=self.image_ref, pull_policy=pull_policy, env_from=env_from)
-        spec: dict = {
+        spec: DeploymentSpecArgsDict = {
             "selector": {"match_labels": self._selector},
             "revision_history_limit": 5,
             "min_ready_seconds": rollout.min_ready_seconds,
@@ -231,7 +275,7 @@ class Microservice(pulumi.ComponentResource):
                 "spec": pod.pod_spec(
                     svc,
                     selector=self._selector,
-                    service_account=self.service_account.metadata.name,
+                    service_account=_name_of(self.service_account),
                     main_container=main,
                 ),
             },
@@ -239,9 +283,9 @@ class Microservice(pulumi.ComponentResource):
         meta = self._metadata(self._instance)
         meta["labels"] = self._release_labels
         # Fail the update with Kubernetes' reason instead of waiting on a rollout that is stuck.
-        meta["annotations"] = {TIMEOUT_ANNOTATION: str(rollout.timeout_seconds)}
+        annotations = {labels.TIMEOUT_ANNOTATION: str(rollout.timeout_seconds)}
         if rollout.skip_await:
-            meta["annotations"][SKIP_AWAIT_ANNOTATION] = "true"
+            annotations[labels.SKIP_AWAIT_ANNOTATION] = "true"
         # Who owns `spec.replicas` under server-side apply decides whether a switch between a
         # fixed count and an autoscaler loses pods (docs/engine.md, "Autoscaling transitions").
         if svc.autoscaling is None:
@@ -249,7 +293,7 @@ class Microservice(pulumi.ComponentResource):
             # A fixed count is the program's alone. After autoscaling, the autoscaler's controller
             # (kube-controller-manager) owns the field; without force every apply of a changed
             # count would fail with a field conflict, so the program takes the field back.
-            meta["annotations"]["pulumi.com/patchForce"] = "true"
+            annotations[labels.PATCH_FORCE_ANNOTATION] = "true"
         else:
             # Not sent, and ignored: the engine carries the last applied count over and the
             # provider keeps it as it is live until the autoscaler's first scale takes the field
@@ -258,6 +302,7 @@ class Microservice(pulumi.ComponentResource):
             opts = pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])
             )
+        meta["annotations"] = annotations
         return k8s.apps.v1.Deployment(self._instance, metadata=meta, spec=spec, opts=opts)
 
     def _disruption_budget(self, opts: pulumi.ResourceOptions) -> k8s.policy.v1.PodDisruptionBudget:
@@ -280,7 +325,7 @@ class Microservice(pulumi.ComponentResource):
                 "scale_target_ref": {
                     "api_version": "apps/v1",
                     "kind": "Deployment",
-                    "name": self.deployment.metadata.name,
+                    "name": _name_of(self.deployment),
                 },
                 "min_replicas": scaling.min_replicas,
                 "max_replicas": scaling.max_replicas,
@@ -302,8 +347,8 @@ class Microservice(pulumi.ComponentResource):
 
     def _ingress_policy(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
         """Let the ingress controller's namespace reach this service's pods, nothing else."""
-        network = self._args.environment.network
-        sources: list[dict] = [
+        network = self._args.network
+        sources: list[NetworkPolicyPeerArgsDict] = [
             {
                 "namespace_selector": {
                     "match_labels": {"kubernetes.io/metadata.name": network.ingress_namespace}
@@ -311,16 +356,19 @@ class Microservice(pulumi.ComponentResource):
             }
         ]
         # Clients coming in through node ports (a kind cluster) are allowed by address too.
-        sources += [{"ip_block": {"cidr": cidr}} for cidr in network.ingress_cidrs]
+        for cidr in network.ingress_cidrs:
+            peer: NetworkPolicyPeerArgsDict = {"ip_block": {"cidr": cidr}}
+            sources.append(peer)
+        name = naming.ingress_policy(self._args.prefix, self.settings.name)
         return k8s.networking.v1.NetworkPolicy(
-            f"{self._instance}-allow-ingress",
-            metadata=self._metadata(f"{self._instance}-allow-ingress"),
+            name,
+            metadata=self._metadata(name),
             spec={
                 "pod_selector": {"match_labels": self._selector},
                 "policy_types": ["Ingress"],
                 "ingress": [
                     {
-                        "from": sources,
+                        "from_": sources,
                         "ports": [{"port": "http", "protocol": "TCP"}],
                     }
                 ],
@@ -328,10 +376,12 @@ class Microservice(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _ingress(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
-        ingress = self._args.environment.ingress
-        assert self.service is not None and ingress.host
-        spec: dict = {
+    def _ingress(
+        self, service: k8s.core.v1.Service, opts: pulumi.ResourceOptions
+    ) -> k8s.networking.v1.Ingress:
+        ingress = self._args.ingress
+        assert ingress.host
+        spec: IngressSpecArgsDict = {
             "ingress_class_name": ingress.class_name,
             "rules": [
                 {
@@ -343,7 +393,7 @@ class Microservice(pulumi.ComponentResource):
                                 "path_type": "Prefix",
                                 "backend": {
                                     "service": {
-                                        "name": self.service.metadata.name,
+                                        "name": _name_of(service),
                                         "port": {"name": "http"},
                                     }
                                 },
@@ -359,11 +409,16 @@ class Microservice(pulumi.ComponentResource):
         if ingress.skip_await:
             # The provider waits for `status.loadBalancer.ingress` on every create and update;
             # a controller that never publishes it would fail each `up` after 10 minutes.
-            meta["annotations"] = {SKIP_AWAIT_ANNOTATION: "true"}
+            meta["annotations"] = {labels.SKIP_AWAIT_ANNOTATION: "true"}
         return k8s.networking.v1.Ingress(self._instance, metadata=meta, spec=spec, opts=opts)
 
     def _service(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
-        port = {"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}
+        port: ServicePortArgsDict = {
+            "name": "http",
+            "port": SERVICE_PORT,
+            "target_port": "http",
+            "protocol": "TCP",
+        }
         if self._args.service.node_port is not None:
             port["node_port"] = self._args.service.node_port
         return k8s.core.v1.Service(
@@ -376,3 +431,10 @@ class Microservice(pulumi.ComponentResource):
             },
             opts=opts,
         )
+
+
+def _name_of(resource: pulumi.CustomResource) -> pulumi.Output[str]:
+    """A Kubernetes object's `metadata.name` as the provider reports it (known in a preview too:
+    the provider assigns generated names in Check)."""
+    metadata = cast("pulumi.Output[ObjectMeta]", resource.metadata)  # type: ignore[attr-defined]
+    return metadata.apply(lambda m: cast(str, m.name))

@@ -1,4 +1,9 @@
-"""Names derived from content, so that a change of content is a change of name."""
+"""Every name the program gives an object, in one place.
+
+Names carry the environment's prefix (`prod-notification-service`) so that two environments never
+share one, and some carry a digest of their content, so that a change of content is a change of
+name (and of whatever refers to it).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,13 @@ import json
 from collections.abc import Mapping
 
 HASH_LENGTH = 10
+LONGEST_SUFFIX = "-allow-ingress"
+"""The longest suffix appended to `instance()`: a name must stay a 63-character DNS label."""
+
+
+def instance(prefix: str, service: str) -> str:
+    """A service's objects in one environment: Deployment, Service, ServiceAccount, ... ."""
+    return f"{prefix}-{service}"
 
 
 def content_hash(data: Mapping[str, str]) -> str:
@@ -18,3 +30,48 @@ def content_hash(data: Mapping[str, str]) -> str:
     """
     canonical = json.dumps(dict(data), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:HASH_LENGTH]
+
+
+def config_map(prefix: str, service: str, data: Mapping[str, str]) -> str:
+    return f"{instance(prefix, service)}-{content_hash(data)}"
+
+
+def ingress_policy(prefix: str, service: str) -> str:
+    """The NetworkPolicy that lets the ingress controller reach one service."""
+    return f"{instance(prefix, service)}{LONGEST_SUFFIX}"
+
+
+def database_service(prefix: str, database: str) -> str:
+    """The ExternalName Service pods use for a database (their `DB_HOST`)."""
+    return f"{prefix}-{database}-db"
+
+
+def quota(prefix: str) -> str:
+    return f"{prefix}-quota"
+
+
+def limit_range(prefix: str) -> str:
+    return f"{prefix}-limits"
+
+
+def network_policy(prefix: str, purpose: str) -> str:
+    """An environment-wide NetworkPolicy: `default-deny`, `allow-dns`, ... ."""
+    return f"{prefix}-{purpose}"
+
+
+def image_tag(version: str, prefix: str) -> str:
+    """The published images' tag: a release of one environment."""
+    return f"{version}-{prefix}"
+
+
+def published_image(registry: str, service: str, version: str, prefix: str) -> str:
+    return f"{registry}/{service}:{image_tag(version, prefix)}"
+
+
+def service_dns(service: str, namespace: str) -> str:
+    return f"{service}.{namespace}.svc.cluster.local"
+
+
+def cluster_identifier(project: str, stack: str) -> str:
+    """The provider's `clusterIdentifier`: fixed per stack (see `components.program.deploy`)."""
+    return f"{project}-{stack}"

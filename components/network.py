@@ -5,20 +5,27 @@ Per-service ingress allows live with each `Microservice`; these are the environm
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.catalog import PROJECT
-from components.settings import EnvironmentSettings
+from components import labels, naming
+from components.settings import Network
+
+if TYPE_CHECKING:
+    from pulumi_kubernetes.meta.v1 import LabelSelectorArgsDict
+    from pulumi_kubernetes.networking.v1 import (
+        NetworkPolicyEgressRuleArgsDict,
+        NetworkPolicySpecArgsDict,
+    )
 
 DNS_PORT = 53
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
 
 
-def _egress_to(cidrs: tuple[str, ...], port: int) -> dict[str, Any]:
+def _egress_to(cidrs: tuple[str, ...], port: int) -> NetworkPolicyEgressRuleArgsDict:
     return {
         "to": [{"ip_block": {"cidr": cidr}} for cidr in cidrs],
         "ports": [{"port": port, "protocol": "TCP"}],
@@ -26,14 +33,15 @@ def _egress_to(cidrs: tuple[str, ...], port: int) -> dict[str, Any]:
 
 
 def network_policies(
-    settings: EnvironmentSettings,
+    prefix: str,
+    network: Network,
     namespace: pulumi.Input[str],
-    labels: dict[str, str],
+    common_labels: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> list[k8s.networking.v1.NetworkPolicy]:
     """default-deny, DNS, PostgreSQL (5432) and HTTPS (443, AWS and Firebase APIs)."""
-    ours = {"match_labels": {"app.kubernetes.io/part-of": PROJECT}}
-    specs: dict[str, dict[str, Any]] = {
+    ours: LabelSelectorArgsDict = {"match_labels": labels.part_of_selector()}
+    specs: dict[str, NetworkPolicySpecArgsDict] = {
         "default-deny": {"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
         "allow-dns": {
             "pod_selector": {},
@@ -58,21 +66,21 @@ def network_policies(
         "allow-postgres": {
             "pod_selector": ours,
             "policy_types": ["Egress"],
-            "egress": [_egress_to(settings.network.database_cidrs, POSTGRES_PORT)],
+            "egress": [_egress_to(network.database_cidrs, POSTGRES_PORT)],
         },
         "allow-https": {
             "pod_selector": ours,
             "policy_types": ["Egress"],
-            "egress": [_egress_to(settings.network.https_cidrs, HTTPS_PORT)],
+            "egress": [_egress_to(network.https_cidrs, HTTPS_PORT)],
         },
     }
     policies = []
     for suffix, spec in specs.items():
-        name = f"{settings.prefix}-{suffix}"
+        name = naming.network_policy(prefix, suffix)
         policies.append(
             k8s.networking.v1.NetworkPolicy(
                 name,
-                metadata={"name": name, "namespace": namespace, "labels": labels},
+                metadata={"name": name, "namespace": namespace, "labels": common_labels},
                 spec=spec,
                 opts=opts,
             )

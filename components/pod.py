@@ -8,34 +8,45 @@ namespace enforces.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pulumi
 
 from components.settings import ProbeTiming, ServiceSettings
+
+if TYPE_CHECKING:
+    from pulumi_kubernetes.core.v1 import (
+        ContainerArgsDict,
+        EnvFromSourceArgsDict,
+        PodSecurityContextArgsDict,
+        PodSpecArgsDict,
+        ProbeArgsDict,
+        ResourceRequirementsArgsDict,
+        SecurityContextArgsDict,
+        TopologySpreadConstraintArgsDict,
+    )
 
 RUN_AS_USER = 10001
 """A UID above 10000, so it matches no user on a node; the images declare no USER."""
 TMP_SIZE_LIMIT = "64Mi"
 
 
-def _probe(service: ServiceSettings, timing: ProbeTiming) -> dict[str, Any]:
+def _probe(service: ServiceSettings, timing: ProbeTiming) -> ProbeArgsDict:
     probes = service.probes
-    target: dict[str, Any]
-    if probes.path is not None:
-        target = {"http_get": {"path": probes.path, "port": "http", "scheme": "HTTP"}}
-    else:
-        target = {"tcp_socket": {"port": "http"}}
-    return {
-        **target,
+    probe: ProbeArgsDict = {
         "initial_delay_seconds": timing.initial_delay_seconds,
         "period_seconds": timing.period_seconds,
         "timeout_seconds": timing.timeout_seconds,
         "failure_threshold": timing.failure_threshold,
     }
+    if probes.path is not None:
+        probe["http_get"] = {"path": probes.path, "port": "http", "scheme": "HTTP"}
+    else:
+        probe["tcp_socket"] = {"port": "http"}
+    return probe
 
 
-def container_security_context() -> dict[str, Any]:
+def container_security_context() -> SecurityContextArgsDict:
     return {
         "run_as_non_root": True,
         "run_as_user": RUN_AS_USER,
@@ -48,7 +59,7 @@ def container_security_context() -> dict[str, Any]:
     }
 
 
-def pod_security_context() -> dict[str, Any]:
+def pod_security_context() -> PodSecurityContextArgsDict:
     return {
         "run_as_non_root": True,
         "run_as_user": RUN_AS_USER,
@@ -63,10 +74,10 @@ def container(
     *,
     image: pulumi.Input[str],
     pull_policy: str,
-    env_from: list[dict[str, Any]],
-) -> dict[str, Any]:
+    env_from: list[EnvFromSourceArgsDict],
+) -> ContainerArgsDict:
     timings = service.probes.timings
-    resources: dict[str, Any] = {"requests": dict(service.resources.requests)}
+    resources: ResourceRequirementsArgsDict = {"requests": dict(service.resources.requests)}
     if service.resources.limits:
         resources["limits"] = dict(service.resources.limits)
     return {
@@ -91,9 +102,9 @@ def pod_spec(
     *,
     selector: dict[str, str],
     service_account: pulumi.Input[str],
-    main_container: dict[str, Any],
-) -> dict[str, Any]:
-    spread = [
+    main_container: ContainerArgsDict,
+) -> PodSpecArgsDict:
+    spread: list[TopologySpreadConstraintArgsDict] = [
         {
             "max_skew": 1,
             "topology_key": key,

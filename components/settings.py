@@ -16,6 +16,9 @@ from components.config.model import Autoscaling, Cluster, Ingress, Network, Prob
 
 __all__ = [
     "Autoscaling",
+    "Ingress",
+    "Network",
+    "Rollout",
     "BuildSettings",
     "Cluster",
     "EnvironmentSettings",
@@ -135,13 +138,3 @@ class EnvironmentSettings:
     limit_range: Mapping[str, Mapping[str, str]]
     """`defaultRequest`, `default` and `max`, each resource to its quantity."""
     rollout: Rollout
-
-    @property
-    def image_tag(self) -> str:
-        return f"{self.version}-{self.prefix}"
-
-    def object_name(self, service: str) -> str:
-        return f"{self.prefix}-{service}"
-
-    def database_service_name(self, database: str) -> str:
-        return f"{self.prefix}-{database}-db"

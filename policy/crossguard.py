@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pulumi_policy import (
+    Policy,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -19,9 +20,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-try:  # run from the repository (tests, tools): `policy` is a package
+if __name__.startswith("policy."):  # imported from the repository (tests, tools)
     from policy import rules
-except ImportError:  # run by Pulumi from policy/, which is then first on sys.path
+else:  # run by Pulumi from policy/, which is then first on sys.path
     import rules  # type: ignore[no-redef]
 
 # Kubernetes modules whose types are components (bundles of objects), not objects themselves.
@@ -123,8 +124,8 @@ def _stack_validation(rule_id: str) -> Any:
     return validate
 
 
-def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    policies: list[ResourceValidationPolicy | StackValidationPolicy] = []
+def build_policies() -> list[Policy]:
+    policies: list[Policy] = []
     for rule in rules.RULES:
         if rule.stack:
             policies.append(

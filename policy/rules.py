@@ -16,13 +16,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field
 from typing import Any
 
-TIER_LABEL = "notification-delivery/tier"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-ALLOWED_SERVICE_TYPES_ANNOTATION = "notification-delivery/allowed-service-types"
-EXEMPT_ANNOTATION = "notification-delivery/policy-exempt"
-"""Comma-separated rule ids this one object is excused from (needs a reason, see below)."""
-EXEMPT_REASON_ANNOTATION = "notification-delivery/policy-exempt-reason"
-TIERS = ("production", "non-production")
+# The labels and annotations the program writes: one definition, read here and by the tests.
+from components.conventions import (
+    ALLOWED_SERVICE_TYPES_ANNOTATION,
+    EXEMPT_ANNOTATION,
+    EXEMPT_REASON_ANNOTATION,
+    INSTANCE_LABEL,
+    TIER_LABEL,
+    TIERS,
+)
+
 DEFAULT_ALLOWED_SERVICE_TYPES = frozenset({"ClusterIP"})
 RESTRICTED_SERVICE_TYPES = ("LoadBalancer", "NodePort")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from components.conventions import TIER_LABEL
 from tools import parity
 from tools.check import check_render
 from tools.parity import ALLOWED_DIFFERENCES, Environment, compare
@@ -58,7 +59,7 @@ def test_staging_has_its_own_namespace_names_and_endpoints(staging: Manifests) -
     labels = namespace["labels"]
     assert labels["app.kubernetes.io/instance"] == "stg"
     # Production's policy tier: the availability rules apply to staging as they do to prod.
-    assert labels["notification-delivery/tier"] == "production"
+    assert labels[TIER_LABEL] == "production"
     for file, manifest in staging.items():
         if manifest["kind"] != "Namespace":
             assert manifest["metadata"]["namespace"] == "staging", file
@@ -135,7 +136,7 @@ def test_policy_tier_and_release_version_are_reported(prod: Manifests) -> None:
     lines = _lines(_staging(config), prod)
 
     assert (
-        'namespace Namespace: metadata.labels["notification-delivery/tier"]: '
+        f'namespace Namespace: metadata.labels["{TIER_LABEL}"]: '
         "staging non-production, prod production"
     ) in lines
     # The tag's environment suffix may differ; the version in it may not.

@@ -20,6 +20,7 @@ import pulumi_policy
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from components.conventions import ALLOWED_SERVICE_TYPES_ANNOTATION, INSTANCE_LABEL, TIER_LABEL
 from policy import rules
 from policy.rules import RULES_BY_ID, Violation, check
 from tools.check import check_render, format_violations
@@ -45,8 +46,8 @@ def namespace(
         "kind": "Namespace",
         "metadata": {
             "name": name,
-            "labels": {"app.kubernetes.io/instance": prefix, "notification-delivery/tier": tier},
-            "annotations": {"notification-delivery/allowed-service-types": allowed},
+            "labels": {INSTANCE_LABEL: prefix, TIER_LABEL: tier},
+            "annotations": {ALLOWED_SERVICE_TYPES_ANNOTATION: allowed},
         },
     }
 
@@ -324,7 +325,7 @@ FAILING: dict[str, tuple[str, Callable[[Stack], Any], str]] = {
     ),
     "namespace without a tier label": (
         "namespace-and-prefix",
-        lambda s: s[0]["metadata"]["labels"].pop("notification-delivery/tier"),
+        lambda s: s[0]["metadata"]["labels"].pop(TIER_LABEL),
         "Namespace/production",
     ),
     "one replica in production": (

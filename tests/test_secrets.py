@@ -84,7 +84,7 @@ def test_component_keeps_secrets_secret_and_names_plain(mocks):
     service = next(s for s in settings.services if s.name == "reminder-service")
     ms = Microservice(
         "dev-reminder-service",
-        MicroserviceArgs(service=service, environment=settings, namespace="development"),
+        MicroserviceArgs.of(settings, service, "development"),
     )
     assert ms.secret is not None and ms.secret_name is not None
 

@@ -27,8 +27,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from components.conventions import PROJECT
+
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "notification-delivery"
 CLUSTER_KEY = f"{PROJECT}:cluster"
 
 

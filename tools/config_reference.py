@@ -27,8 +27,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from components.catalog import CATALOG, PROJECT, ServiceSpec
+from components.catalog import CATALOG, ServiceSpec
 from components.config.model import StackSettings
+from components.conventions import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schema" / "stack-config.schema.json"

@@ -27,7 +27,7 @@ from typing import Any
 
 import pulumi
 
-from components.environment import TIER_LABEL
+from components.conventions import TIER_LABEL
 from tools.mermaid import Diagram, Shape, safe_id
 from tools.stack_config import ROOT, StackFileError
 

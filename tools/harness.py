@@ -21,7 +21,7 @@ import hashlib
 import json
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,10 +244,13 @@ def run_program(
     main: Path = ROOT / "__main__.py",
     mocks: pulumi.runtime.Mocks | None = None,
     preview: bool = False,
+    program: Callable[[], object] | None = None,
 ) -> ProgramRun:
     """Run `main` with `config`; raise what the program raises (`pulumi.RunError` for config).
 
-    `preview=True` runs it as `pulumi preview` does (see the module docstring).
+    `preview=True` runs it as `pulumi preview` does (see the module docstring). `program`, when
+    given, runs instead of `main`: a function that registers resources and exports, such as one
+    calling `components.program.deploy` with settings loaded against a catalog of its own.
     """
     mocks = mocks or ProviderMocks()
     monitor = RecordingMonitor(mocks)
@@ -263,8 +266,11 @@ def run_program(
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
 
-    async def program() -> None:
-        runpy.run_path(str(main), run_name="__main__")
+    async def run() -> None:
+        if program is not None:
+            program()
+        else:
+            runpy.run_path(str(main), run_name="__main__")
         root = runtime_settings.get_root_resource()
         for key, value in getattr(root, "outputs", {}).items():
             output = pulumi.Output.from_input(value)
@@ -272,7 +278,7 @@ def run_program(
             if await output.is_secret():
                 secret_outputs.add(key)
 
-    _sync_await(run_pulumi_func(program))
+    _sync_await(run_pulumi_func(run))
 
     resources = []
     # Registrations complete in whatever order the worker threads finish; sort for stable output.

@@ -31,7 +31,7 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import PROJECT
+from components.conventions import PROJECT
 from tools.harness import Registered, shutdown
 from tools.manifests import dump
 from tools.render import Render, render

@@ -29,6 +29,7 @@ import pulumi
 from pydantic import ValidationError
 
 from components import catalog as catalog_module
+from components import naming
 from components.catalog import (
     AWS_STATIC_CREDENTIALS,
     AWS_VARIABLES,
@@ -59,8 +60,6 @@ from components.settings import (
 )
 
 AWS_REGION = "us-east-1"  # fixed in the services' code
-LONGEST_SUFFIX = "-allow-ingress"
-"""The longest suffix the program appends to `{prefix}-{service}` in an object name."""
 
 
 @dataclass(frozen=True)
@@ -188,12 +187,14 @@ class _Resolver:
         m = self.model
         if self.known:
             longest = max(self.known, key=len)
-            if len(f"{m.prefix}-{longest}{LONGEST_SUFFIX}") > rules.MAX_LABEL:
+            if len(naming.ingress_policy(m.prefix, longest)) > rules.MAX_LABEL:
                 self.fail(
-                    "prefix", f"{m.prefix!r} is too long for names such as '{m.prefix}-{longest}'"
+                    "prefix",
+                    f"{m.prefix!r} is too long for names such as "
+                    f"'{naming.instance(m.prefix, longest)}'",
                 )
         try:
-            rules.check_image_tag(f"{m.version}-{m.prefix}")
+            rules.check_image_tag(naming.image_tag(m.version, m.prefix))
         except ValueError as error:
             self.fail("version", f"with the prefix, {error}")
 
@@ -345,7 +346,7 @@ class _Resolver:
     def _service(self, spec: ServiceSpec, external: ExternalSettings) -> ServiceSettings:
         m = self.model
         key = f"services.{spec.name}"
-        raw = m.services.get(spec.name) or Service()
+        raw = m.services.get(spec.name) or Service.model_validate({})
         given_secrets = m.secrets.get(spec.name, {})
 
         if raw.autoscaling and raw.replicas is not None:
@@ -491,7 +492,7 @@ def _derived_env(spec: ServiceSpec, prefix: str, external: ExternalSettings) -> 
     env = {}
     if spec.database in external.database_hosts:
         # The in-cluster ExternalName, so that a database move is one config change.
-        env["DB_HOST"] = f"{prefix}-{spec.database}-db"
+        env["DB_HOST"] = naming.database_service(prefix, spec.database)
     for name in spec.aws:
         if name in external.aws:
             env[AWS_VARIABLES[name]] = external.aws[name]

@@ -12,7 +12,8 @@ checked by `components.config.loading`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -85,6 +86,14 @@ def _scalar_text(value: Any) -> Any:
 
 def _account_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _defaults(model: type[_M]) -> Callable[[], _M]:
+    """A section's default: the model with every field at its own default."""
+    return lambda: model.model_validate({})
 
 
 def _rule(check: Any) -> AfterValidator:
@@ -190,9 +199,15 @@ class Probes(_Model):
     port: Positive | None = Field(
         None, description="Must be the service's own port (the catalog's, 8080)."
     )
-    startup: StartupTiming = Field(default_factory=StartupTiming, description="Startup probe.")
-    readiness: ProbeTiming = Field(default_factory=ProbeTiming, description="Readiness probe.")
-    liveness: LivenessTiming = Field(default_factory=LivenessTiming, description="Liveness probe.")
+    startup: StartupTiming = Field(
+        default_factory=_defaults(StartupTiming), description="Startup probe."
+    )
+    readiness: ProbeTiming = Field(
+        default_factory=_defaults(ProbeTiming), description="Readiness probe."
+    )
+    liveness: LivenessTiming = Field(
+        default_factory=_defaults(LivenessTiming), description="Liveness probe."
+    )
 
 
 class CpuMemory(_Model):
@@ -205,8 +220,8 @@ class Resources(_Model):
     256Mi memory limit, no CPU limit: throttling hurts Node's latency more than sharing idle
     CPU costs)."""
 
-    requests: CpuMemory = Field(default_factory=CpuMemory, description="Requests.")
-    limits: CpuMemory = Field(default_factory=CpuMemory, description="Limits.")
+    requests: CpuMemory = Field(default_factory=_defaults(CpuMemory), description="Requests.")
+    limits: CpuMemory = Field(default_factory=_defaults(CpuMemory), description="Limits.")
 
 
 class Autoscaling(_Model):
@@ -235,9 +250,11 @@ class Service(_Model):
         None, description="Autoscale on CPU instead of a fixed count."
     )
     resources: Resources = Field(
-        default_factory=Resources, description="Requests and limits over the catalog's."
+        default_factory=_defaults(Resources), description="Requests and limits over the catalog's."
     )
-    probes: Probes = Field(default_factory=Probes, description="Startup, readiness, liveness.")
+    probes: Probes = Field(
+        default_factory=_defaults(Probes), description="Startup, readiness, liveness."
+    )
     image: Annotated[Text, _rule(rules.check_image)] | None = Field(
         None,
         description="Another published image (`@sha256:` pins it); default "
@@ -444,11 +461,13 @@ class StackSettings(_Model):
         ("ClusterIP",), description="Service types a service may ask for."
     )
     external_services: ExternalServices = Field(
-        default_factory=ExternalServices, description="Databases and AWS resources."
+        default_factory=_defaults(ExternalServices), description="Databases and AWS resources."
     )
-    network: Network = Field(default_factory=Network, description="Network policy ranges.")
+    network: Network = Field(
+        default_factory=_defaults(Network), description="Network policy ranges."
+    )
     ingress: Annotated[Ingress, BeforeValidator(_ingress_on_when_given)] = Field(
-        default_factory=Ingress, description="Ingress for the HTTP services."
+        default_factory=_defaults(Ingress), description="Ingress for the HTTP services."
     )
     quota: dict[QuotaName, Quantity] = Field(
         default_factory=lambda: dict(DEFAULT_QUOTA),
@@ -459,7 +478,7 @@ class StackSettings(_Model):
         default_factory=lambda: DEFAULT_LIMIT_RANGE,
         description="Container LimitRange; a service's limit above `max` is refused.",
     )
-    rollout: Rollout = Field(default_factory=Rollout, description="Rollout timing.")
+    rollout: Rollout = Field(default_factory=_defaults(Rollout), description="Rollout timing.")
     services: dict[Text, Service] = Field(
         default_factory=dict, description="Per-service settings, by catalog name."
     )

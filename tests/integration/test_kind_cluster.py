@@ -38,7 +38,8 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.catalog import CATALOG, PROJECT
+from components.catalog import CATALOG
+from components.conventions import PROJECT
 from tests.integration.cluster import CONTEXT, NAMESPACE, REPO_ROOT, kubectl, run
 
 pytestmark = pytest.mark.integration

@@ -35,7 +35,8 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.catalog import CATALOG, PROJECT
+from components.catalog import CATALOG
+from components.conventions import PROJECT
 from tests.integration import test_kind_cluster as kind_cluster_test
 from tests.integration.cluster import NAMESPACE, REPO_ROOT, kubectl
 from tests.integration.test_kind_cluster import (

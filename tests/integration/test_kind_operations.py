@@ -33,7 +33,8 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.catalog import CATALOG, PROJECT
+from components.catalog import CATALOG
+from components.conventions import PROJECT
 from tests.integration.cluster import CLUSTER, NAMESPACE, REPO_ROOT, kubectl, run
 from tools import drift, release
 
