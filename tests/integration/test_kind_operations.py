@@ -51,7 +51,7 @@ DEPLOYMENT_NAME = f"local-{RUNNING}"
 FIRST_IMAGE = f"notification-delivery/{RUNNING}:local"
 SECOND_IMAGE = f"notification-delivery/{RUNNING}:rollback-test"
 COPY_IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", ".ruff_cache", ".pytest_cache", "__pycache__", "rendered", "tests", "bench"
+    ".venv", ".git", ".ruff_cache", ".pytest_cache", "__pycache__", "rendered", "tests", "benchmark"
 )
 
 

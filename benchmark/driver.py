@@ -1,4 +1,4 @@
-"""One measurement of `tools.bench`, in a process of its own: `python -m tools.bench_driver ...`.
+"""One measurement of the benchmark, in a process of its own: `python -m benchmark.driver ...`.
 
 Modes (`program` and `bare` print one JSON line on stdout: `{"objects", "kubernetes", "seconds",
 "cpu_seconds"}`, wall and CPU time of the program run alone):
@@ -7,10 +7,10 @@ Modes (`program` and `bare` print one JSON line on stdout: `{"objects", "kuberne
   with every feature on, run the real `__main__.py` under the mock runtime
   (`tools.harness.run_program`) and time that run alone. `--dump` writes what was registered
   (type, name, parent, inputs) so that `bare` can register exactly the same objects.
-- `bare --inputs FILE`: run `tools/bench_bare.py` under the same mock runtime: it registers the
+- `bare --inputs FILE`: run `benchmark/bare.py` under the same mock runtime: it registers the
   dumped objects with the SDK's own classes and nothing else, which is the SDK's cost for them.
 - `dump STACK --out FILE`: render a committed stack as `tools.render` does and write the same
-  dump, for the limit process of `tools.bench_limit`; prints `{"objects", "kubernetes",
+  dump, for the limit process of `benchmark.limit`; prints `{"objects", "kubernetes",
   "modules"}`, the last being the `pulumi_kubernetes` type modules the objects live in.
 
 Both timed modes run as the project's CLIs do (tools/process.py): no garbage-collection passes
@@ -34,15 +34,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from benchmark import bare
 from components import catalog
 from components.catalog import ServiceSpec
-from tools import bench_bare
 from tools.harness import ProgramRun, is_secret, run_program, shutdown
 from tools.process import run_cli
 from tools.render import render
 from tools.stack_config import ROOT, StackConfig
 
-BARE_MAIN = Path(__file__).with_name("bench_bare.py")
+BARE_MAIN = Path(__file__).with_name("bare.py")
 
 PROJECT = "notification-delivery"
 
@@ -129,9 +129,9 @@ def synthetic_config(services: Mapping[str, ServiceSpec]) -> StackConfig:
 
 
 def _plain(value: Any) -> Any:
-    """Recorded wire values to JSON, each secret envelope as `{bench_bare.SECRET_KEY: value}`."""
+    """Recorded wire values to JSON, each secret envelope as `{bare.SECRET_KEY: value}`."""
     if is_secret(value):
-        return {bench_bare.SECRET_KEY: _plain(value["value"])}
+        return {bare.SECRET_KEY: _plain(value["value"])}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -140,7 +140,7 @@ def _plain(value: Any) -> Any:
 
 
 def dump_run(run: ProgramRun, path: Path) -> None:
-    """What `bench_bare.py` needs to register the same objects."""
+    """What `benchmark/bare.py` needs to register the same objects."""
     records = [
         {
             "type": r.type,
@@ -169,13 +169,13 @@ def _report(run: ProgramRun, seconds: float, cpu_seconds: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_driver")
+    parser = argparse.ArgumentParser(prog="python -m benchmark.driver")
     sub = parser.add_subparsers(dest="mode", required=True)
     program = sub.add_parser("program", help="the real program over a synthetic catalog")
     program.add_argument("--services", type=int, required=True)
     program.add_argument("--dump", type=Path, help="write the registered objects here")
-    bare = sub.add_parser("bare", help="the SDK alone, registering a dump's objects")
-    bare.add_argument("--inputs", type=Path, required=True)
+    bare_mode = sub.add_parser("bare", help="the SDK alone, registering a dump's objects")
+    bare_mode.add_argument("--inputs", type=Path, required=True)
     dump = sub.add_parser("dump", help="dump a committed stack's render, for the limit process")
     dump.add_argument("stack")
     dump.add_argument("--out", type=Path, required=True)
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mode == "dump":
         run = render(args.stack).run
         dump_run(run, args.out)
-        modules = {bench_bare.kubernetes_module(r.type) for r in run.resources}
+        modules = {bare.kubernetes_module(r.type) for r in run.resources}
         print(
             json.dumps(
                 {
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         main_file = ROOT / "__main__.py"
     else:
         # Loaded before the clock starts: reading the dump is not part of registering.
-        bench_bare.RECORDS = json.loads(args.inputs.read_text())
+        bare.RECORDS = json.loads(args.inputs.read_text())
         config = StackConfig(project=PROJECT, stack="bench", values={})
         main_file = BARE_MAIN
     start, start_cpu = time.perf_counter(), time.process_time()

@@ -1,11 +1,11 @@
-"""Blast radius of single changes: `python -m tools.bench_blast` prints one JSON list of rows.
+"""Blast radius of single changes: `python -m benchmark.blast` prints one JSON list of rows.
 
 Each row renders an environment before and after one kind of change, classifies every object
 with `tools.changes.compare` and sets the result beside the fewest objects that change has to
 touch. The expected objects are written out per row, with why; anything beyond them is "OVER"
 (a bug in the program: a change that reaches further than it must).
 
-Run by `tools.bench` in a process of its own, because the new-service row swaps
+Run by `python -m benchmark` in a process of its own, because the new-service row swaps
 `components.catalog.CATALOG` and every row runs the program under the mock runtime.
 """
 

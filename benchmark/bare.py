@@ -1,7 +1,7 @@
 """A bare Pulumi program: registers a dump's objects with the SDK's classes, and nothing else.
 
-`tools.bench_driver bare` loads the dump into `RECORDS` (outside the timed part), then runs this
-file as `__main__` under the same mock runtime as the real program; `tools.bench_limit limit`
+`benchmark.driver bare` loads the dump into `RECORDS` (outside the timed part), then runs this
+file as `__main__` under the same mock runtime as the real program; `benchmark.limit limit`
 calls `register` directly under a trivial mock. The objects are the same types, names, parents
 and input values as the real program registered; what is missing is everything the real program
 does besides registering (reading and checking config, building the input dicts, wiring outputs
@@ -24,7 +24,7 @@ RECORDS: list[dict[str, Any]] = []
 """The dump, set by the driver: type, name, urn, parent, custom, inputs of each registration."""
 
 SECRET_KEY = "$secret"
-"""A dump writes a secret input as `{SECRET_KEY: value}` (tools.bench_driver.dump_run)."""
+"""A dump writes a secret input as `{SECRET_KEY: value}` (benchmark.driver.dump_run)."""
 
 # Set by the class itself from its type token; passing them again would be an error.
 _IMPLIED = ("apiVersion", "kind")
@@ -104,6 +104,6 @@ def ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    from tools import bench_bare
+    from benchmark import bare
 
-    register(ordered(bench_bare.RECORDS))
+    register(ordered(bare.RECORDS))
