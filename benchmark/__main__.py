@@ -350,7 +350,7 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
 
 
 def blast_radius(env: Mapping[str, str]) -> list[dict[str, Any]]:
-    # Its own process: it swaps the catalog and runs the program several times under the mocks.
+    # Its own process: every row runs the program under the mocks, some of them several times.
     completed = subprocess.run(
         [PYTHON, "-m", "benchmark.blast"],
         cwd=ROOT,
