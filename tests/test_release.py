@@ -357,7 +357,7 @@ def test_program_paths_cover_every_local_module_the_program_imports() -> None:
     this repository, or a rollback would run today's copy of it."""
     local = {p.stem if p.suffix == ".py" else p.name for p in ROOT.iterdir()}
     local -= {".venv", ".git"}
-    sources = [ROOT / "__main__.py", *sorted((ROOT / "components").glob("*.py"))]
+    sources = [ROOT / "__main__.py", *sorted((ROOT / "components").rglob("*.py"))]
     imported: set[str] = set()
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):
