@@ -3,7 +3,7 @@
 # check as .github/workflows/drift.yml, with your own credentials, and prints the values too.
 #
 # Read-only: `pulumi refresh --preview-only` locks nothing and writes neither the cluster nor
-# the state (docs/operations.md). Exit codes as `python -m tools.drift`: 0 no drift, 3 drift,
+# the state (docs/operations.md). Exit codes as `python -m pipeline.drift`: 0 no drift, 3 drift,
 # 2 the check could not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +26,4 @@ set +e
 pulumi refresh --preview-only --expect-no-changes --json --non-interactive --stack "$stack" >"$out"
 code=$?
 set -e
-exec "$PYTHON" -m tools.drift "$out" --stack "$stack" --pulumi-exit-code "$code" --show-values
+exec "$PYTHON" -m pipeline.drift "$out" --stack "$stack" --pulumi-exit-code "$code" --show-values

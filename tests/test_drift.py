@@ -1,4 +1,4 @@
-"""tools.drift on documents shaped as the engine writes them.
+"""pipeline.drift on documents shaped as the engine writes them.
 
 The shape is pulumi's `PreviewDigest` (pkg/display/json.go: `steps[]` of `PreviewStep` with
 `op`, `urn`, `provider`, `oldState`/`newState` as `apitype.ResourceV3` (sdk/go/common/apitype/
@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tools import drift
+from pipeline import drift
 from tools.stack_config import ROOT
 
 STACK = "prod"

@@ -1,4 +1,4 @@
-"""tools.release: release tags, their records, and restoring a release for a rollback.
+"""pipeline.release: release tags, their records, and restoring a release for a rollback.
 
 The git parts run real git in a temporary repository; the tag is an annotated tag as the deploy
 workflow creates it through the GitHub API (a tag object whose message is the record).
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tools import release
+from pipeline import release
 from tools.stack_config import ROOT
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -357,7 +357,7 @@ def test_program_paths_cover_every_local_module_the_program_imports() -> None:
     this repository, or a rollback would run today's copy of it."""
     local = {p.stem if p.suffix == ".py" else p.name for p in ROOT.iterdir()}
     local -= {".venv", ".git"}
-    sources = [ROOT / "__main__.py", *sorted((ROOT / "components").glob("*.py"))]
+    sources = [ROOT / "__main__.py", *sorted((ROOT / "components").rglob("*.py"))]
     imported: set[str] = set()
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):
@@ -376,7 +376,7 @@ def test_prepare_tag_numbers_the_tag_and_writes_the_message(tmp_path: Path) -> N
     (tmp_path / "refs").write_text("refs/tags/release/prod/7\nrefs/tags/release/dev/30\n")
     script = (
         "import sys; sys.modules['yaml'] = None\n"  # any `import yaml` now fails
-        "from tools.release import main; sys.exit(main(sys.argv[1:]))\n"
+        "from pipeline.release import main; sys.exit(main(sys.argv[1:]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, "prepare-tag", "--record", str(tmp_path / "record.json"),

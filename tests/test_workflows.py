@@ -1,10 +1,10 @@
-"""The GitHub Actions workflows: schema-valid, pinned, least-privilege, in step with tools.ci.
+"""The GitHub Actions workflows: schema-valid, pinned, least-privilege, in step with pipeline.ci.
 
 What these checks keep true, whatever later edits do to the YAML:
 - every job that runs `pulumi up` previews the same stack with the policy pack first;
 - no secret is read outside a job that runs in a GitHub environment, and the environment (and
-  kubeconfig secret) each job picks for each stack is the one tools.ci.TARGETS names;
-- the branch mapping, the drift schedule and the rollback's gates match tools.ci;
+  kubeconfig secret) each job picks for each stack is the one pipeline.ci.TARGETS names;
+- the branch mapping, the drift schedule and the rollback's gates match pipeline.ci;
 - only a handful of jobs, none of which hold a secret, may write anything.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tools import ci
+from pipeline import ci
 from tools.changes import MARKER
 from tools.stack_config import ROOT
 
@@ -198,7 +198,7 @@ def _check(tmp_path: Path, cluster: dict[str, str] | None, *extra: str) -> tuple
         kubeconfig.write_text(yaml.safe_dump(KUBECONFIG))
     args = ["check-kubeconfig", "prod", str(kubeconfig), "--root", str(tmp_path), *extra]
     done = subprocess.run(
-        [sys.executable, "-m", "tools.ci", *args], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "pipeline.ci", *args], capture_output=True, text=True, cwd=ROOT
     )
     return done.returncode, done.stderr
 
@@ -247,7 +247,7 @@ def test_every_written_kubeconfig_is_checked_for_its_stack() -> None:
             seen += 1
             run = step["run"]
             assert "~/.kube/config" in run and "KUBECONFIG=" not in run, (name, job_id)
-            assert "tools.ci check-kubeconfig" in run and "--use-context" in run, (name, job_id)
+            assert "pipeline.ci check-kubeconfig" in run and "--use-context" in run, (name, job_id)
             later = steps[index + 1 :]
             assert any(_pulumi(s, "preview") or "pulumi refresh" in s.get("run", "") for s in later)
     assert seen == 6  # three deploys, the pull-request preview, the rollback, drift
@@ -294,7 +294,7 @@ def _kind(name: str) -> str:
     return "deploy"
 
 
-def test_each_job_uses_the_environment_and_kubeconfig_tools_ci_names() -> None:
+def test_each_job_uses_the_environment_and_kubeconfig_pipeline_ci_names() -> None:
     checked = 0
     for name, job_id, job in _jobs():
         if "environment" not in job:
@@ -401,7 +401,7 @@ def test_deploy_triggers_and_jobs(tmp_path: Path) -> None:
         )
         (record,) = [s for s in job["steps"] if s.get("id") == "record"]
         assert f"pulumi stack output release --json --stack {target.stack}" in record["run"]
-        assert "tools.release record" in record["run"]
+        assert "pipeline.release record" in record["run"]
     # The three deploy jobs are the same job for three stacks.
     shapes = {
         _text(deploy["jobs"][f"up-{t.stack}"]["steps"])
@@ -454,7 +454,7 @@ def test_every_successful_deploy_is_recorded_as_a_release() -> None:
     tagger = WORKFLOW["record-release.yml"]
     assert list(tagger["on"]) == ["workflow_call"]
     (step,) = [s for s in tagger["jobs"]["tag"]["steps"] if s.get("id") == "tag"]
-    assert "tools.release prepare-tag" in step["run"]
+    assert "pipeline.release prepare-tag" in step["run"]
     assert "git/tags" in step["run"] and "refs/tags/$tag" in step["run"]
     assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
 
@@ -473,13 +473,13 @@ def test_rollback_is_manual_and_goes_through_the_deploy_gates() -> None:
     jobs = rollback["jobs"]
     resolve_runs = " ".join(s.get("run", "") for s in jobs["resolve"]["steps"])
     assert (
-        'tools.release resolve --stack "$STACK" --tag "$TAG" --branch "$GITHUB_REF_NAME"'
+        'pipeline.release resolve --stack "$STACK" --tag "$TAG" --branch "$GITHUB_REF_NAME"'
         in resolve_runs
     )
     redeploy = jobs["rollback"]
     assert redeploy["needs"] == "resolve"
     assert _environments("rollback.yml", redeploy) == {t.stack: t.environment for t in ci.TARGETS}
-    restore = next(s for s in redeploy["steps"] if "tools.release restore" in s.get("run", ""))
+    restore = next(s for s in redeploy["steps"] if "pipeline.release restore" in s.get("run", ""))
     install = next(
         s
         for s in redeploy["steps"]
@@ -492,7 +492,7 @@ def test_rollback_is_manual_and_goes_through_the_deploy_gates() -> None:
     pr = jobs["pull-request"]
     assert "environment" not in pr and not SECRET_REF.search(_text(pr))
     run = pr["steps"][-1]["run"]
-    assert "tools.release restore" in run and 'gh pr create --base "$BRANCH"' in run
+    assert "pipeline.release restore" in run and 'gh pr create --base "$BRANCH"' in run
 
 
 # --- drift --------------------------------------------------------------------------------------
@@ -511,14 +511,14 @@ def test_drift_runs_on_a_schedule_read_only_for_every_stack() -> None:
     runs = " ".join(s.get("run", "") for s in detect["steps"])
     assert "pulumi refresh --preview-only --expect-no-changes --json" in runs
     assert "pulumi up" not in runs and "pulumi preview" not in runs
-    assert "tools.drift" in runs and "--pulumi-exit-code" in runs and "--issue-body" in runs
+    assert "pipeline.drift" in runs and "--pulumi-exit-code" in runs and "--issue-body" in runs
     assert "permissions" not in detect  # the workflow's read-only token
 
     issue = drift["jobs"]["issue"]
     assert issue["permissions"] == {"issues": "write"}
     assert issue["strategy"]["matrix"]["stack"] == [t.stack for t in ci.TARGETS]
     script = issue["steps"][-1]["run"]
-    assert "notification-delivery-drift:$STACK" in script  # tools.drift.MARKER
+    assert "notification-delivery-drift:$STACK" in script  # pipeline.drift.MARKER
     assert "gh issue create" in script and "gh issue edit" in script and "gh issue close" in script
 
 
@@ -585,7 +585,7 @@ def test_pull_request_review_jobs() -> None:
     # The job that runs the pull request's code cannot write.
     assert "permissions" not in jobs["render-diff"]
     render_runs = "\n".join(s.get("run", "") for s in jobs["render-diff"]["steps"])
-    assert "tools.ci stack-for-branch" in render_runs
+    assert "pipeline.ci stack-for-branch" in render_runs
     assert "tools.changes" in render_runs and "--format markdown" in render_runs
     assert "GITHUB_STEP_SUMMARY" in render_runs
     assert "--check" in render_runs

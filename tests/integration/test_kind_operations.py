@@ -2,12 +2,12 @@
 
 What it proves, with the real CLI, the real Kubernetes provider and the repository's tools:
 
-1. `pulumi refresh --preview-only --expect-no-changes --json`, read by `tools.drift`, reports
+1. `pulumi refresh --preview-only --expect-no-changes --json`, read by `pipeline.drift`, reports
    no drift right after `up`, and leaves the state exactly as it was (read-only).
 2. A `kubectl patch` of a field the program sets is reported as drift, naming the object and
    the field; a remediating `up --refresh` with patch force (docs/operations.md) removes it.
-3. A release recorded as an annotated git tag (`tools.release` record and message) can be
-   restored with `tools.release restore` after a later release changed reminder-service's
+3. A release recorded as an annotated git tag (`pipeline.release` record and message) can be
+   restored with `pipeline.release restore` after a later release changed reminder-service's
    image; the `up` that follows runs the first release's image again, and the stack output
    `release` says so.
 
@@ -35,8 +35,8 @@ from pulumi import automation as auto
 
 from components.catalog import CATALOG
 from components.conventions import PROJECT
+from pipeline import drift, release
 from tests.integration.cluster import CLUSTER, NAMESPACE, REPO_ROOT, kubectl, run
-from tools import drift, release
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ DEPLOYMENT_NAME = f"local-{RUNNING}"
 FIRST_IMAGE = f"notification-delivery/{RUNNING}:local"
 SECOND_IMAGE = f"notification-delivery/{RUNNING}:rollback-test"
 COPY_IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", ".ruff_cache", ".pytest_cache", "__pycache__", "rendered", "tests", "bench"
+    ".venv", ".git", ".ruff_cache", ".pytest_cache", "__pycache__", "rendered", "tests", "benchmark"
 )
 
 
@@ -163,7 +163,7 @@ def stack(program: Path, env: dict[str, str], images: None) -> Iterator[auto.Sta
 
 
 def check_drift(program: Path, env: dict[str, str]) -> tuple[int, drift.Report]:
-    """drift.yml's two steps: the read-only refresh, then tools.drift's verdict."""
+    """drift.yml's two steps: the read-only refresh, then pipeline.drift's verdict."""
     done = subprocess.run(
         ["pulumi", "refresh", "--preview-only", "--expect-no-changes", "--json",
          "--non-interactive", "--stack", STACK],

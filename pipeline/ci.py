@@ -1,8 +1,8 @@
 """CI helpers the workflows call.
 
-    python -m tools.ci stack-for-branch BRANCH
-    python -m tools.ci target (--branch BRANCH | --stack STACK)
-    python -m tools.ci check-kubeconfig STACK KUBECONFIG [--use-context] [--root DIR]
+    python -m pipeline.ci stack-for-branch BRANCH
+    python -m pipeline.ci target (--branch BRANCH | --stack STACK)
+    python -m pipeline.ci check-kubeconfig STACK KUBECONFIG [--use-context] [--root DIR]
 
 The branch-to-stack mapping, and which GitHub environment each kind of job of a stack runs in,
 live here as data, not in each workflow, so that the workflows, the docs and the tests agree
@@ -169,7 +169,9 @@ def check_kubeconfig(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.ci", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.ci", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for_branch = commands.add_parser("stack-for-branch", help="print the stack a branch deploys")
     for_branch.add_argument("branch", help="branch name, e.g. development")

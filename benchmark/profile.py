@@ -1,7 +1,7 @@
-"""A pyinstrument profile of one benchmarked process: `python -m tools.bench_profile OUT MODE ...`.
+"""A pyinstrument profile of one benchmarked process: `python -m benchmark.profile OUT MODE ...`.
 
-MODE is `render ARGS` (tools.render's CLI), `limit ARGS` (tools.bench_limit) or `program ARGS` /
-`bare ARGS` (tools.bench_driver). Each runs as it does when measured: imports with the collector
+MODE is `render ARGS` (tools.render's CLI), `limit ARGS` (benchmark.limit) or `program ARGS` /
+`bare ARGS` (benchmark.driver). Each runs as it does when measured: imports with the collector
 on (the limit: off), no garbage-collection passes from `main` on. The profile covers the imports
 and the run and is written to OUT before the process ends without teardown, which is why this
 wrapper exists: `python -m pyinstrument -m tools.render` would never see the end of a process
@@ -21,14 +21,14 @@ from pathlib import Path
 
 MODULES = {
     "render": "tools.render",
-    "limit": "tools.bench_limit",
-    "program": "tools.bench_driver",
-    "bare": "tools.bench_driver",
+    "limit": "benchmark.limit",
+    "program": "benchmark.driver",
+    "bare": "benchmark.driver",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_profile")
+    parser = argparse.ArgumentParser(prog="python -m benchmark.profile")
     parser.add_argument("out", type=Path, help="text profile to write")
     parser.add_argument("mode", choices=sorted(MODULES))
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the process's own arguments")

@@ -1,12 +1,16 @@
-"""Blast radius of single changes: `python -m tools.bench_blast` prints one JSON list of rows.
+"""Blast radius of single changes: `python -m benchmark.blast` prints one JSON list of rows.
 
 Each row renders an environment before and after one kind of change, classifies every object
 with `tools.changes.compare` and sets the result beside the fewest objects that change has to
 touch. The expected objects are written out per row, with why; anything beyond them is "OVER"
 (a bug in the program: a change that reaches further than it must).
 
-Run by `tools.bench` in a process of its own, because the new-service row swaps
-`components.catalog.CATALOG` and every row runs the program under the mock runtime.
+Run by `python -m benchmark` in a process of its own, because every row runs the program under
+the mock runtime. The new-service row passes a catalog of four services to the config loader
+(`benchmark.synthetic.program`); the real catalog is never swapped.
+
+Exit codes: 0 rows printed (whatever their verdicts); 2 the program over a passed catalog does
+not render the unchanged stack as `tools.render` does, so the row could not be measured.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from benchmark import synthetic
 from components import catalog
 from components.catalog import ServiceSpec
 from tools.changes import ACTIONS, Change, compare
@@ -163,14 +167,21 @@ NEW_SERVICE = replace(
 )
 
 
-@contextmanager
-def _catalog(services: Mapping[str, ServiceSpec]) -> Iterator[None]:
-    original = catalog.CATALOG
-    catalog.CATALOG = MappingProxyType(dict(services))
-    try:
-        yield
-    finally:
-        catalog.CATALOG = original
+class MeasurementError(Exception):
+    """A row cannot be measured as it stands; the message is one line."""
+
+
+def _deployed(stack: str, services: Mapping[str, ServiceSpec]) -> Manifests:
+    """`stack` rendered with `services` as the catalog, loaded as an offline render loads it."""
+    config = load_stack(stack)
+    program = synthetic.program(
+        config.values,
+        catalog=services,
+        secret_keys=config.secret_keys,
+        stand_in_secrets=True,
+        offline=True,
+    )
+    return _manifests(run_program(config, program=program))
 
 
 def new_service_row() -> BlastRow:
@@ -178,9 +189,11 @@ def new_service_row() -> BlastRow:
     # ConfigMap, Secret, Deployment, Service, its ingress-allow NetworkPolicy, and the
     # ExternalName Service of its own database. Nothing that exists may change: no object lists
     # the services or their databases.
-    base = _rendered("dev")
-    with _catalog({**catalog.CATALOG, NEW_SERVICE.name: NEW_SERVICE}):
-        head = _rendered("dev")
+    base = _deployed("dev", catalog.CATALOG)
+    if base != _rendered("dev"):
+        # Both sides run through the catalog-passing program: it must be the render itself.
+        raise MeasurementError("dev over the passed catalog differs from `tools.render dev`")
+    head = _deployed("dev", {**catalog.CATALOG, NEW_SERVICE.name: NEW_SERVICE})
     name = f"dev-{NEW_SERVICE.name}"
     expected = {
         ("created", "ServiceAccount", name),
@@ -245,8 +258,13 @@ ROWS: tuple[Callable[[], BlastRow], ...] = (
 
 
 def main() -> int:
-    rows = [asdict(row()) for row in ROWS]
-    shutdown()
+    try:
+        rows = [asdict(row()) for row in ROWS]
+    except MeasurementError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown()
     print(json.dumps(rows))
     return 0
 

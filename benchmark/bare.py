@@ -1,8 +1,8 @@
 """A bare Pulumi program: registers a dump's objects with the SDK's classes, and nothing else.
 
-`tools.bench_driver bare` loads the dump into `RECORDS` (outside the timed part), then runs this
-file as `__main__` under the same mock runtime as the real program; `tools.bench_limit limit`
-calls `register` directly under a trivial mock. The objects are the same types, names, parents
+`benchmark.driver bare` reads the dump (outside the timed part), then runs `program(records)`
+under the same mock runtime as the real program; `benchmark.limit limit` calls `register`
+directly under a trivial mock. The objects are the same types, names, parents
 and input values as the real program registered; what is missing is everything the real program
 does besides registering (reading and checking config, building the input dicts, wiring outputs
 between objects). The difference between the two runs is our cost; this run is the SDK's.
@@ -16,15 +16,13 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
 
-RECORDS: list[dict[str, Any]] = []
-"""The dump, set by the driver: type, name, urn, parent, custom, inputs of each registration."""
-
 SECRET_KEY = "$secret"
-"""A dump writes a secret input as `{SECRET_KEY: value}` (tools.bench_driver.dump_run)."""
+"""A dump writes a secret input as `{SECRET_KEY: value}` (benchmark.driver.dump_run)."""
 
 # Set by the class itself from its type token; passing them again would be an error.
 _IMPLIED = ("apiVersion", "kind")
@@ -103,7 +101,12 @@ def ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(records, key=depth)
 
 
-if __name__ == "__main__":
-    from tools import bench_bare
+def program(records: list[dict[str, Any]]) -> Callable[[], None]:
+    """The bare program over a dump's `records` (type, name, urn, parent, custom, inputs of each
+    registration), for `tools.harness.run_program(program=...)`: ordered, then registered, both
+    inside the run as the real program's own work is."""
 
-    register(ordered(bench_bare.RECORDS))
+    def run() -> None:
+        register(ordered(records))
+
+    return run

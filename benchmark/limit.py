@@ -1,4 +1,4 @@
-"""The floors of `tools.bench`: `python -m tools.bench_limit MODE`, one process per measurement.
+"""The benchmark's floors: `python -m benchmark.limit MODE`, one process per measurement.
 
 Every mode turns garbage collection off before its first import and exits without interpreter
 teardown once its output is flushed (tools/process.py), so that the floors differ from each other
@@ -9,10 +9,10 @@ and from the render only in what they load and do:
 - `types --modules core.v1 apps.v1 ...`: also the `pulumi_kubernetes` type modules the program's
   objects live in. The package loads them lazily, at a program's first use of one of their
   classes, so the `import` floor never pays for them; any program creating those kinds does.
-- `limit --inputs FILE`: register exactly the objects of a dump (`tools.bench_driver dump`: same
+- `limit --inputs FILE`: register exactly the objects of a dump (`benchmark.driver dump`: same
   types, names, parents and input values, secrets as secret outputs, components as plain
   `ComponentResource`s) with the SDK's own classes under a trivial mock, wait for every
-  registration, and exit. Nothing of the project but `tools/bench_bare.py` is loaded: this is
+  registration, and exit. Nothing of the project but `benchmark/bare.py` is loaded: this is
   the least any program registering these objects can cost, the physical limit for the render.
 - `pydantic`: the `import` floor plus importing pydantic (v2), defining twelve small models
   shaped like a stack config and validating one document: what a pydantic config layer adds to
@@ -56,11 +56,11 @@ def register_all(records: list[dict]) -> None:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    from tools import bench_bare
+    from benchmark import bare
 
     pulumi.runtime.set_mocks(TrivialMocks(), project=PROJECT, stack="bench", preview=False)
-    ordered = bench_bare.ordered(records)
-    _sync_await(run_pulumi_func(lambda: bench_bare.register(ordered)))
+    ordered = bare.ordered(records)
+    _sync_await(run_pulumi_func(lambda: bare.register(ordered)))
     # Join the SDK's idle worker threads, as the render does (tools.harness.shutdown); a live
     # non-daemon thread would make the exit wait for it and tear the heap down.
     loop = asyncio.get_event_loop()
@@ -161,7 +161,7 @@ def pydantic_config() -> object:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_limit")
+    parser = argparse.ArgumentParser(prog="python -m benchmark.limit")
     sub = parser.add_subparsers(dest="mode", required=True)
     sub.add_parser("import", help="import pulumi and pulumi_kubernetes")
     types = sub.add_parser("types", help="also import these pulumi_kubernetes type modules")

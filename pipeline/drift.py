@@ -1,7 +1,7 @@
 """Drift report: what changed in the cluster since the last deploy, from the engine's JSON.
 
     pulumi refresh --preview-only --expect-no-changes --json --stack prod > refresh.json
-    python -m tools.drift refresh.json --stack prod --pulumi-exit-code $? [--issue-body FILE]
+    python -m pipeline.drift refresh.json --stack prod --pulumi-exit-code $? [--issue-body FILE]
 
 Reads the JSON document `pulumi refresh --preview-only --json` (or, with `--source preview`,
 `pulumi preview --refresh --json`) prints: the engine's `PreviewDigest` (defined in pulumi's
@@ -490,7 +490,7 @@ def _parse_ignore(text: str) -> Ignore:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.drift", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.drift", description=__doc__.split("\n")[0]
     )
     parser.add_argument("document", type=Path, help="the engine's JSON output ('-' for stdin)")
     parser.add_argument("--stack", required=True, help="the stack the document is about")

@@ -1,13 +1,14 @@
 """The release ledger: one git tag per successful deploy, and rollbacks to a tagged release.
 
-    python -m tools.release record --stack S --commit SHA --outputs release.json [--pods pods.json]
-    python -m tools.release next-tag --stack S          < existing tag refs, one per line
-    python -m tools.release message --tag TAG           < the record (JSON)
-    python -m tools.release prepare-tag --record FILE --refs FILE --message-out FILE
-    python -m tools.release resolve --stack S --tag TAG [--branch BRANCH]
-    python -m tools.release restore --stack S --commit SHA [--keep-current-secrets]
-                                    [--pin-digests RECORD_JSON]
-    python -m tools.release pr-body --stack S --tag TAG --deployed-as TAG [--run-url URL] ...
+    python -m pipeline.release record --stack S --commit SHA --outputs release.json
+                                      [--pods pods.json]
+    python -m pipeline.release next-tag --stack S       < existing tag refs, one per line
+    python -m pipeline.release message --tag TAG        < the record (JSON)
+    python -m pipeline.release prepare-tag --record FILE --refs FILE --message-out FILE
+    python -m pipeline.release resolve --stack S --tag TAG [--branch BRANCH]
+    python -m pipeline.release restore --stack S --commit SHA [--keep-current-secrets]
+                                       [--pin-digests RECORD_JSON]
+    python -m pipeline.release pr-body --stack S --tag TAG --deployed-as TAG [--run-url URL] ...
 
 A deploy records `pulumi stack output release --json` (the program's contract: `version`,
 `images` {service: image reference}, `configMaps` {service: ConfigMap name, which carries a
@@ -33,12 +34,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.ci import PROJECT, target_for
+from pipeline.ci import PROJECT, target_for
 
 TAG = re.compile(r"^release/(?P<stack>[a-z0-9][a-z0-9-]*)/(?P<n>[1-9][0-9]*)$")
 PROGRAM_PATHS = ("Pulumi.yaml", "__main__.py", "components", "requirements.txt")
-"""What decides what a stack runs, besides its own `Pulumi.<stack>.yaml`. Workflows, tools,
-tests, docs and the policy pack stay as they are today: a rollback passes today's gates."""
+"""What decides what a stack runs, besides its own `Pulumi.<stack>.yaml`. Workflows, this CI
+glue, tools, tests, docs and the policy pack stay as they are today: a rollback passes today's
+gates."""
 ENCRYPTION_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
 """Top-level stack-file keys that say how its `secure:` values are encrypted."""
 SERVICES_KEY = f"{PROJECT}:services"
@@ -484,7 +486,7 @@ def _stdin_json(what: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.release", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.release", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     rec = commands.add_parser("record", help="the release record of a deploy, as one JSON line")

@@ -1,4 +1,4 @@
-"""Benchmark: `python -m tools.bench [--quick] [--runs N] [--rounds N] [--profile]`.
+"""Benchmark: `python -m benchmark [--quick] [--runs N] [--rounds N] [--profile]`.
 
 Measures, on the machine it runs on, (1) the dev render against three floors, each measured in
 the same round as the render: importing the SDK, importing also the Kubernetes type modules the
@@ -6,7 +6,7 @@ program uses, and the physical limit (the SDK registering exactly the render's o
 own classes under a trivial mock); (2) how the program's cost grows with the number of services,
 pair by pair beside a bare SDK program registering the very same objects; (3) how many objects
 each kind of single change touches, beside the fewest it has to. Prints a markdown report and
-writes it to `bench/results.md`, with the raw numbers in `bench/results.json`.
+writes it to `benchmark/results/results.md`, with the raw numbers in `results.json`.
 
 Exit codes: 0 done; 1 a change touches more (or fewer) objects than it must (a bug, see the
 blast-radius table); 2 a measurement failed. Time and memory goals are reported, not enforced:
@@ -34,7 +34,7 @@ from typing import Any
 from tools.stack_config import ROOT
 
 PYTHON = sys.executable
-OUT_DIR = ROOT / "bench"
+OUT_DIR = ROOT / "benchmark" / "results"
 
 # The issue's goals (issue 15).
 GOAL_RENDER_OVER_LIMIT = 1.2
@@ -157,11 +157,11 @@ def floors(runs: int, env: Mapping[str, str], tmp: Path, pydantic: bool) -> dict
     """Interleaved rounds of the floors and the render, in a rotating order."""
     dump = tmp / f"objects-{STACK}.json"
     info = measure(
-        [PYTHON, "-m", "tools.bench_driver", "dump", STACK, "--out", str(dump)], env, json_out=True
+        [PYTHON, "-m", "benchmark.driver", "dump", STACK, "--out", str(dump)], env, json_out=True
     ).payload
     assert info is not None
     modules: list[str] = info["modules"]
-    limit = [PYTHON, "-m", "tools.bench_limit"]
+    limit = [PYTHON, "-m", "benchmark.limit"]
     processes: dict[str, Callable[[int], list[str]]] = {
         "import": lambda _: [*limit, "import"],
         "types": lambda _: [*limit, "types", "--modules", *modules],
@@ -254,7 +254,7 @@ PAYLOAD_KEY = {"cpu": "cpu_seconds", "wall": "seconds"}
 
 def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) -> dict[str, Any]:
     """Ours and the bare program, size by size, each pair run back to back."""
-    driver = [PYTHON, "-m", "tools.bench_driver"]
+    driver = [PYTHON, "-m", "benchmark.driver"]
 
     def argv(which: str, n: int) -> list[str]:
         if which == "program":
@@ -350,9 +350,9 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
 
 
 def blast_radius(env: Mapping[str, str]) -> list[dict[str, Any]]:
-    # Its own process: it swaps the catalog and runs the program several times under the mocks.
+    # Its own process: every row runs the program under the mocks, some of them several times.
     completed = subprocess.run(
-        [PYTHON, "-m", "tools.bench_blast"],
+        [PYTHON, "-m", "benchmark.blast"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -361,7 +361,7 @@ def blast_radius(env: Mapping[str, str]) -> list[dict[str, Any]]:
     )
     if completed.returncode != 0:
         tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
-        raise MeasurementError(f"tools.bench_blast exited {completed.returncode}: {tail}")
+        raise MeasurementError(f"benchmark.blast exited {completed.returncode}: {tail}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -371,7 +371,7 @@ def blast_radius(env: Mapping[str, str]) -> list[dict[str, Any]]:
 def profile(out_dir: Path, services: int, env: Mapping[str, str], tmp: Path) -> list[Path]:
     """pyinstrument text profiles of the dev render, the limit, and both scale modes.
 
-    Through `tools.bench_profile`, which profiles each the way it runs (GC off from `main`,
+    Through `benchmark.profile`, which profiles each the way it runs (GC off from `main`,
     no teardown) and writes the profile before the process ends.
     """
     written = []
@@ -383,7 +383,7 @@ def profile(out_dir: Path, services: int, env: Mapping[str, str], tmp: Path) -> 
     }
     for name, target in targets.items():
         path = out_dir / f"profile-{name}.txt"
-        measure([PYTHON, "-m", "tools.bench_profile", str(path), *target], env)
+        measure([PYTHON, "-m", "benchmark.profile", str(path), *target], env)
         written.append(path)
     return written
 
@@ -574,9 +574,7 @@ def report(results: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.bench", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--runs", type=int, help="rounds of the floors and the render (default 15; quick 5)"
     )
@@ -593,8 +591,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        help="where results go (default bench/, or bench/quick/ with --quick so that a quick "
-        "check never overwrites the committed full-run figures)",
+        help="where results go (default benchmark/results/, or benchmark/results/quick/ with "
+        "--quick, git-ignored, so that a quick check never overwrites the committed figures)",
     )
     args = parser.parse_args(argv)
     args.out = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
@@ -605,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("need two sizes or more, and at least one run and round")
 
     started = time.perf_counter()
-    command = "python -m tools.bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
     results: dict[str, Any] = {
         "machine": {
             "platform": platform.platform(),
