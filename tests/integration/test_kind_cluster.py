@@ -63,7 +63,7 @@ CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 REPLACE_STEPS = {"replace", "create-replacement", "delete-replaced"}
 COPY_IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", ".ruff_cache", ".pytest_cache", "__pycache__", "rendered", "tests", "bench"
+    ".venv", ".git", ".ruff_cache", ".pytest_cache", "__pycache__", "rendered", "tests", "benchmark"
 )
 
 
