@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from pulumi import automation as auto
+
+from components.catalog import CATALOG
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "notification-delivery"
@@ -12,6 +18,10 @@ CONTEXT = f"kind-{CLUSTER}"
 NAMESPACE = "local"
 REQUIRED_TOOLS = ("pulumi", "kind", "kubectl", "docker")
 CREATE_ENV = "NOTIFICATION_DELIVERY_KIND"
+STACK = "local"
+PASSPHRASE = "notification-delivery-integration-test"
+"""Encrypts placeholder secrets in a backend that lives for one test run; public on purpose."""
+DB_PASSWORD = "integration-test-only"  # must match backends.yaml
 
 
 def run(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
@@ -32,3 +42,36 @@ def kubectl(*args: str, timeout: float = 120, check: bool = True) -> subprocess.
 
 def kind_clusters() -> list[str]:
     return run("kind", "get", "clusters").stdout.split()
+
+
+def backend_env(state: Path) -> dict[str, str]:
+    """A file state backend in `state` that lives for one test, and its passphrase."""
+    return {
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
+
+
+@contextlib.contextmanager
+def local_stack(work_dir: Path, env_vars: Mapping[str, str]) -> Iterator[auto.Stack]:
+    """The `local` stack of the program in `work_dir`, every required secret set to a local
+    placeholder; destroyed and removed afterwards, whatever failed, so that no namespace is left
+    behind for the next run to skip on."""
+    opts = auto.LocalWorkspaceOptions(
+        work_dir=str(work_dir), secrets_provider="passphrase", env_vars=dict(env_vars)
+    )
+    stack = auto.create_or_select_stack(STACK, work_dir=str(work_dir), opts=opts)
+    for spec in CATALOG.values():
+        for name in spec.required_secrets:
+            value = DB_PASSWORD if name == "DB_PASS" else f"local-placeholder-{name.lower()}"
+            stack.set_config(
+                f"secrets.{spec.name}.{name}", auto.ConfigValue(value=value, secret=True), path=True
+            )
+    try:
+        yield stack
+    finally:
+        with contextlib.suppress(auto.errors.CommandError):
+            stack.destroy(color="never", on_output=print)
+        with contextlib.suppress(auto.errors.CommandError):
+            stack.workspace.remove_stack(STACK, force=True)

@@ -24,7 +24,6 @@ Pulumi.yaml, dropping its project-level config defaults (`version`, `registry`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import socket
@@ -40,16 +39,25 @@ from pulumi import automation as auto
 
 from components.catalog import CATALOG
 from components.conventions import PROJECT
-from tests.integration.cluster import CONTEXT, NAMESPACE, REPO_ROOT, kubectl, run
+from tests.integration.cluster import (
+    CONTEXT,
+    DB_PASSWORD,
+    NAMESPACE,
+    PASSPHRASE,
+    REPO_ROOT,
+    STACK,
+    backend_env,
+    kubectl,
+    local_stack,
+    run,
+)
+
+__all__ = ["DB_PASSWORD", "PASSPHRASE", "STACK"]  # names the other kind tests import from here
 
 pytestmark = pytest.mark.integration
 
-STACK = "local"
 PREFIX = "local"
-PASSPHRASE = "notification-delivery-integration-test"
-"""Encrypts placeholder secrets in a backend that lives for one test run; public on purpose."""
 BACKENDS_NAMESPACE = "notification-delivery-it-backends"
-DB_PASSWORD = "integration-test-only"  # must match backends.yaml
 ROLLOUT_TIMEOUT = "180s"
 
 RUNNING = "reminder-service"
@@ -234,30 +242,8 @@ def program(tmp_path: Path, backends: str) -> Path:
 def stack(tmp_path: Path, program: Path) -> Iterator[auto.Stack]:
     state = tmp_path / "state"
     state.mkdir()
-    opts = auto.LocalWorkspaceOptions(
-        work_dir=str(program),
-        secrets_provider="passphrase",
-        env_vars={
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-        },
-    )
-    stack = auto.create_or_select_stack(STACK, work_dir=str(program), opts=opts)
-    for spec in CATALOG.values():
-        for name in spec.required_secrets:
-            value = DB_PASSWORD if name == "DB_PASS" else f"local-placeholder-{name.lower()}"
-            stack.set_config(
-                f"secrets.{spec.name}.{name}", auto.ConfigValue(value=value, secret=True), path=True
-            )
-    try:
+    with local_stack(program, backend_env(state)) as stack:
         yield stack
-    finally:
-        # Whatever failed above, leave no namespace behind: the next run would skip on it.
-        with contextlib.suppress(auto.errors.CommandError):
-            stack.destroy(color="never", on_output=print)
-        with contextlib.suppress(auto.errors.CommandError):
-            stack.workspace.remove_stack(STACK, force=True)
 
 
 # --- the test ---------------------------------------------------------------------------------

@@ -35,14 +35,11 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.catalog import CATALOG
 from components.conventions import PROJECT
 from tests.integration import test_kind_cluster as kind_cluster_test
-from tests.integration.cluster import NAMESPACE, REPO_ROOT, kubectl
+from tests.integration.cluster import NAMESPACE, REPO_ROOT, backend_env, kubectl, local_stack
 from tests.integration.test_kind_cluster import (
     COPY_IGNORE,
-    DB_PASSWORD,
-    PASSPHRASE,
     RUNNING,
     SCALED_TO_ZERO,
     STACK,
@@ -195,29 +192,8 @@ def work_dir(tmp_path: Path, backends: str) -> Path:
 def stack(tmp_path: Path, work_dir: Path) -> Iterator[auto.Stack]:
     state = tmp_path / "state"
     state.mkdir()
-    opts = auto.LocalWorkspaceOptions(
-        work_dir=str(work_dir),
-        secrets_provider="passphrase",
-        env_vars={
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-        },
-    )
-    stack = auto.create_or_select_stack(STACK, work_dir=str(work_dir), opts=opts)
-    for spec in CATALOG.values():
-        for name in spec.required_secrets:
-            value = DB_PASSWORD if name == "DB_PASS" else f"local-placeholder-{name.lower()}"
-            stack.set_config(
-                f"secrets.{spec.name}.{name}", auto.ConfigValue(value=value, secret=True), path=True
-            )
-    try:
+    with local_stack(work_dir, backend_env(state)) as stack:
         yield stack
-    finally:
-        with contextlib.suppress(auto.errors.CommandError):
-            stack.destroy(color="never", on_output=print)
-        with contextlib.suppress(auto.errors.CommandError):
-            stack.workspace.remove_stack(STACK, force=True)
 
 
 # --- 1. autoscaling transitions ---------------------------------------------------------------

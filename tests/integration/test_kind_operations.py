@@ -20,7 +20,6 @@ second tag, loaded into the node the same way.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -36,15 +35,20 @@ from pulumi import automation as auto
 from components.catalog import CATALOG
 from components.conventions import PROJECT
 from pipeline import drift, release
-from tests.integration.cluster import CLUSTER, NAMESPACE, REPO_ROOT, kubectl, run
+from tests.integration.cluster import (
+    CLUSTER,
+    NAMESPACE,
+    REPO_ROOT,
+    STACK,
+    backend_env,
+    kubectl,
+    local_stack,
+    run,
+)
 
 pytestmark = pytest.mark.integration
 
-STACK = "local"
-PASSPHRASE = "notification-delivery-integration-test"
-"""Encrypts placeholder secrets in a backend that lives for one test run; public on purpose."""
 BACKENDS_NAMESPACE = "notification-delivery-it-backends"
-DB_PASSWORD = "integration-test-only"  # must match backends.yaml
 RUNNING = "reminder-service"
 SCALED_TO_ZERO = ("event-service", "notification-service")
 DEPLOYMENT_NAME = f"local-{RUNNING}"
@@ -131,32 +135,13 @@ def program(tmp_path: Path, backends: str) -> Path:
 def env(tmp_path: Path) -> dict[str, str]:
     state = tmp_path / "state"
     state.mkdir()
-    return {
-        "PULUMI_BACKEND_URL": f"file://{state}",
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-    }
+    return backend_env(state)
 
 
 @pytest.fixture
 def stack(program: Path, env: dict[str, str], images: None) -> Iterator[auto.Stack]:
-    opts = auto.LocalWorkspaceOptions(
-        work_dir=str(program), secrets_provider="passphrase", env_vars=dict(env)
-    )
-    stack = auto.create_or_select_stack(STACK, work_dir=str(program), opts=opts)
-    for spec in CATALOG.values():
-        for name in spec.required_secrets:
-            value = DB_PASSWORD if name == "DB_PASS" else f"local-placeholder-{name.lower()}"
-            stack.set_config(
-                f"secrets.{spec.name}.{name}", auto.ConfigValue(value=value, secret=True), path=True
-            )
-    try:
+    with local_stack(program, env) as stack:
         yield stack
-    finally:
-        with contextlib.suppress(auto.errors.CommandError):
-            stack.destroy(color="never", on_output=print)
-        with contextlib.suppress(auto.errors.CommandError):
-            stack.workspace.remove_stack(STACK, force=True)
 
 
 # --- helpers that run what the workflows run --------------------------------------------------
