@@ -21,6 +21,8 @@ from typing import Any
 
 import pulumi
 
+PROVIDER_TYPE = "pulumi:providers:kubernetes"
+"""The program's explicit provider (the wrong-cluster guard); its objects name it, so do ours."""
 SECRET_KEY = "$secret"
 """A dump writes a secret input as `{SECRET_KEY: value}` (benchmark.driver.dump_run)."""
 
@@ -58,6 +60,10 @@ def kubernetes_module(type_token: str) -> str | None:
 @functools.cache
 def _resource_class(type_token: str) -> type[pulumi.CustomResource] | None:
     """`kubernetes:networking.k8s.io/v1:Ingress` -> `pulumi_kubernetes.networking.v1.Ingress`."""
+    if type_token == PROVIDER_TYPE:
+        import pulumi_kubernetes
+
+        return pulumi_kubernetes.Provider
     module = kubernetes_module(type_token)
     if module is None:
         return None
@@ -69,7 +75,14 @@ def register(records: list[dict[str, Any]]) -> None:
     resources: dict[str, pulumi.Resource] = {}
     for record in records:
         parent = resources.get(record["parent"])
-        opts = pulumi.ResourceOptions(parent=parent) if parent is not None else None
+        # The same provider reference as the real program's registration (`urn::id`).
+        provider_urn = (record.get("provider") or "").rsplit("::", 1)[0]
+        provider = resources.get(provider_urn) if provider_urn else None
+        opts = (
+            pulumi.ResourceOptions(parent=parent, provider=provider)  # type: ignore[arg-type]
+            if parent is not None or provider is not None
+            else None
+        )
         if not record["custom"]:
             # The program's components, registered as the SDK's plain ComponentResource.
             resources[record["urn"]] = pulumi.ComponentResource(

@@ -60,6 +60,7 @@ def dump_run(run: ProgramRun, path: Path) -> None:
             "urn": r.urn,
             "parent": r.parent,
             "custom": r.custom,
+            "provider": r.provider,
             "inputs": _plain(r.inputs),
         }
         for r in run.resources

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from benchmark import synthetic
+import json
+
+from benchmark import bare, driver, synthetic
 from components import catalog
 from tools.harness import run_program
 
@@ -16,3 +18,18 @@ def test_the_synthetic_program_deploys_its_own_services_and_leaves_the_catalog_a
     assert deployments == {f"bench-{name}" for name in services}
     assert dict(catalog.CATALOG) == before
     assert not set(services) & set(before)
+
+
+def test_the_bare_program_registers_what_ours_does_with_the_same_provider(tmp_path):
+    """The floor it is compared with must make the same registrations, options included: the
+    explicit provider (the wrong-cluster guard) is a reference every object awaits."""
+    services = synthetic.services(3)
+    config = synthetic.stack(services)
+    ours = run_program(config, program=synthetic.program(config.values, catalog=services))
+    dump = tmp_path / "objects.json"
+    driver.dump_run(ours, dump)
+    theirs = run_program(config, program=bare.program(json.loads(dump.read_text())))
+    assert {r.urn: (r.type, r.provider) for r in theirs.resources} == {
+        r.urn: (r.type, r.provider) for r in ours.resources
+    }
+    assert sum(1 for r in theirs.resources if r.provider) == len(theirs.kubernetes())
