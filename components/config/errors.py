@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -38,6 +37,8 @@ def key_path(loc: Iterable[Any]) -> str:
 
 def did_you_mean(name: str, allowed: Iterable[str]) -> str:
     """`; did you mean 'x'?` for a close known name, else the list of allowed names."""
+    import difflib  # only a refused key needs it
+
     allowed = sorted(allowed)
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.8)
     if close:
