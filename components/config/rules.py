@@ -45,6 +45,13 @@ class _Pattern:
         return self._compiled.fullmatch(text)
 
 
+def _matching(pattern: _Pattern, value: str, what: str) -> str:
+    """`value` if the whole of it matches `pattern`, else `ValueError("'value' is not <what>")`."""
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
 _DNS_LABEL = _Pattern(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1035_LABEL = _Pattern(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _LABEL_VALUE = _Pattern(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
@@ -373,9 +380,7 @@ _PLATFORM = _Pattern(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 
 
 def check_platform(value: str) -> str:
-    if not _PLATFORM.fullmatch(value):
-        raise ValueError(f"{value!r} is not a platform (os/arch[/variant], e.g. linux/amd64)")
-    return value
+    return _matching(_PLATFORM, value, "a platform (os/arch[/variant], e.g. linux/amd64)")
 
 
 # ---- AWS ----------------------------------------------------------------------------------
@@ -410,45 +415,35 @@ _SQS_URL = _Pattern(
     rf"/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?"
 )
 _TABLE = _Pattern(r"[A-Za-z0-9_.-]{3,255}")
+_ACCOUNT_ID = _Pattern(_ACCOUNT)
 
 
 def check_account_id(value: str) -> str:
-    if not re.fullmatch(_ACCOUNT, value):
-        raise ValueError(
-            f"{value!r} is not a 12-digit AWS account id (quote it in YAML, or set it with "
-            "`pulumi config set --type string --path ...`, so leading zeros stay)"
-        )
-    return value
+    return _matching(
+        _ACCOUNT_ID,
+        value,
+        "a 12-digit AWS account id (quote it in YAML, or set it with "
+        "`pulumi config set --type string --path ...`, so leading zeros stay)",
+    )
 
 
 def check_iam_role_arn(value: str) -> str:
-    if not _IAM_ROLE.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"
-        )
-    return value
+    return _matching(
+        _IAM_ROLE, value, "an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"
+    )
 
 
 def check_sns_topic_arn(value: str) -> str:
-    if not _SNS_TOPIC.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<topic>)"
-        )
-    return value
+    return _matching(
+        _SNS_TOPIC, value, "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<topic>)"
+    )
 
 
 def check_sqs_queue_url(value: str) -> str:
-    if not _SQS_URL.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not an SQS queue URL "
-            "(https://sqs.<region>.amazonaws.com/<account>/<queue>)"
-        )
-    return value
+    return _matching(
+        _SQS_URL, value, "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)"
+    )
 
 
 def check_dynamodb_table(value: str) -> str:
-    if not _TABLE.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"
-        )
-    return value
+    return _matching(_TABLE, value, "a DynamoDB table name (3-255 letters, digits, '_', '-', '.')")
