@@ -12,9 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-DEFAULT_REGISTRY = "docker.io/adisakshya"
-"""Where the published images live (`{registry}/{service}:{version}-{prefix}`)."""
-
 # Variables that must never sit in a ConfigMap or a stack file in plain text.
 SENSITIVE_VARIABLES = frozenset(
     {

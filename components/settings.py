@@ -70,10 +70,10 @@ class BuildSettings:
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """HTTP GET on `path` or, with no path, a TCP check; all three probes use the same target."""
+    """HTTP GET on `path` or, with no path, a TCP check, all three on the service's own port
+    (`spec.port`: the stack may only confirm it, never change it)."""
 
     path: str | None
-    port: int
     timings: Mapping[str, ProbeTiming]
     """`startup`, `readiness` and `liveness`."""
 

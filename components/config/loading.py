@@ -432,7 +432,6 @@ class _Resolver:
             secrets=secrets,
             probes=ProbeSettings(
                 path=path,
-                port=spec.port,
                 timings={
                     "startup": probes.startup,
                     "readiness": probes.readiness,
