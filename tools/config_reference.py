@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from components.catalog import CATALOG, ServiceSpec
-from components.config.model import StackSettings
+from components.config.model import StackSettings, unwrap
 from components.conventions import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,18 +128,8 @@ def stack_file_schema(catalog: Mapping[str, ServiceSpec] = CATALOG) -> dict[str,
 # ---- reference table ----------------------------------------------------------------------
 
 
-def _unwrap(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(members) == 1:
-            return _unwrap(members[0])
-    return annotation
-
-
 def _type_text(annotation: Any) -> str:
-    annotation = _unwrap(annotation)
+    annotation = unwrap(annotation)
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
@@ -180,13 +169,13 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
     rows = []
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
-        inner = _unwrap(field.annotation)
+        inner = unwrap(field.annotation)
         described = (field.description or "").replace("|", "\\|")
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             rows.append((key, "mapping", _default_text(field), described))
             rows += _rows(inner, f"{key}.")
         elif typing.get_origin(inner) is dict:
-            value = _unwrap(typing.get_args(inner)[1])
+            value = unwrap(typing.get_args(inner)[1])
             if isinstance(value, type) and issubclass(value, BaseModel):
                 rows.append((key, "mapping", "none", described))
                 rows += _rows(value, f"{key}.<{name.rstrip('s')}>.")

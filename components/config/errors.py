@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from components.config.model import StackSettings, kind_of
+from components.config.model import StackSettings, kind_of, unwrap
 from components.config.stack_file import SECRET_KEYS, SECRET_PLACEHOLDER
 
 PREFIX = "invalid stack config: "
@@ -46,25 +45,11 @@ def did_you_mean(name: str, allowed: Iterable[str]) -> str:
     return f" (allowed: {', '.join(allowed)})"
 
 
-def _unwrap(annotation: Any) -> Any:
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            annotation = members[0] if len(members) == 1 else annotation
-            if len(members) != 1:
-                return annotation
-        else:
-            return annotation
-
-
 def allowed_keys(loc: Sequence[Any], root: type[BaseModel] = StackSettings) -> list[str] | None:
     """The keys the model accepts at `loc` (a location in the config), or None if not a model."""
     node: Any = root
     for part in loc:
-        node = _unwrap(node)
+        node = unwrap(node)
         if isinstance(node, type) and issubclass(node, BaseModel):
             fields = {(f.alias or n): f for n, f in node.model_fields.items()}
             if part not in fields:
@@ -74,7 +59,7 @@ def allowed_keys(loc: Sequence[Any], root: type[BaseModel] = StackSettings) -> l
             node = typing.get_args(node)[1]
         else:
             return None
-    node = _unwrap(node)
+    node = unwrap(node)
     if isinstance(node, type) and issubclass(node, BaseModel):
         return [f.alias or n for n, f in node.model_fields.items()]
     return None

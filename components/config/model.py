@@ -12,6 +12,8 @@ checked by `components.config.loading`.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -36,6 +38,21 @@ NODE_PORT_RANGE = (30000, 32767)
 
 
 # ---- value types --------------------------------------------------------------------------
+
+
+def unwrap(annotation: Any) -> Any:
+    """A field's type without `Annotated[...]` and without `| None`: what a value of it is."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
 
 
 def kind_of(value: Any) -> str:
