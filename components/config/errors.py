@@ -34,15 +34,12 @@ def key_path(loc: Iterable[Any]) -> str:
     return text
 
 
-def did_you_mean(name: str, allowed: Iterable[str]) -> str:
-    """`; did you mean 'x'?` for a close known name, else the list of allowed names."""
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`; did you mean 'x'?` when a known name is close to `name`, else nothing."""
     import difflib  # only a refused key needs it
 
-    allowed = sorted(allowed)
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.8)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f" (allowed: {', '.join(allowed)})"
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def allowed_keys(loc: Sequence[Any], root: type[BaseModel] = StackSettings) -> list[str] | None:
@@ -87,7 +84,8 @@ def describe(error: Any) -> str:
         return f"{key}: is required; set it with {how}"
     if kind == "extra_forbidden":
         allowed = allowed_keys(loc[:-1]) or []
-        return f"{key}: unknown key{did_you_mean(str(loc[-1]), allowed)}"
+        hint = did_you_mean(str(loc[-1]), allowed) or f" (allowed: {', '.join(sorted(allowed))})"
+        return f"{key}: unknown key{hint}"
     if kind == "value_error":
         return f"{key}: {ctx['error']}"
     if kind in ("string_type", "str_type"):

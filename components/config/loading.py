@@ -147,7 +147,7 @@ class _Resolver:
                 if name not in self.known:
                     self.fail(
                         f"{where}.{name}",
-                        f"unknown service{_close(name, self.known)} "
+                        f"unknown service{did_you_mean(name, self.known)} "
                         f"(known: {', '.join(sorted(self.known))})",
                     )
         self._names()
@@ -220,7 +220,7 @@ class _Resolver:
             if name not in databases:
                 self.fail(
                     f"externalServices.databaseHosts.{name}",
-                    f"unknown database{_close(name, databases)} "
+                    f"unknown database{did_you_mean(name, databases)} "
                     f"(known: {', '.join(sorted(databases))})",
                 )
         hosts = {}
@@ -510,11 +510,6 @@ def _size(resolver: _Resolver, key: str, data: Mapping[str, str], kind: str) -> 
 
 def _amount(quantity: str) -> Decimal:
     return rules.parse_quantity(quantity) or Decimal(0)
-
-
-def _close(name: str, known: Any) -> str:
-    hint = did_you_mean(name, known)
-    return hint if hint.startswith(";") else ""
 
 
 # ---- under the engine ---------------------------------------------------------------------
