@@ -14,9 +14,9 @@ from components.config.model import Cluster
 from tests.conftest import CountingMocks, stack_with_secrets
 from tools.harness import run_program
 from tools.render import render
-from tools.stack_config import ROOT
+from tools.stack_config import ROOT, committed_stacks
 
-STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+STACKS = committed_stacks()
 
 
 @pytest.mark.parametrize("stack", STACKS)

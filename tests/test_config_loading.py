@@ -19,9 +19,9 @@ from components.config.errors import PREFIX
 from tests.conftest import CountingMocks, all_secrets
 from tools import config_reference
 from tools.harness import run_program
-from tools.stack_config import ROOT, load_stack
+from tools.stack_config import ROOT, committed_stacks, load_stack
 
-STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+STACKS = committed_stacks()
 
 
 def dev_values() -> dict[str, Any]:

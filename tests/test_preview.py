@@ -28,9 +28,9 @@ from tools.harness import (
     reveal,
     run_program,
 )
-from tools.stack_config import ROOT, StackConfig
+from tools.stack_config import StackConfig, committed_stacks
 
-STACKS = sorted(path.name.split(".")[1] for path in ROOT.glob("Pulumi.*.yaml"))
+STACKS = committed_stacks()
 BUILT = "reminder-service"
 GENERATED = "<generated name>"
 

@@ -22,10 +22,10 @@ import yaml
 
 from tools import rbac
 from tools.render import Render, render
-from tools.stack_config import ROOT, load_stack
+from tools.stack_config import ROOT, committed_stacks, load_stack
 
 KUBERNETES_VERSION = "1.37.0"
-STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+STACKS = committed_stacks()
 IDENTITY_NAMESPACE = "ci-identities"
 
 READ_VERBS = {"get", "list", "watch"}

@@ -20,10 +20,10 @@ from referencing import Registry, Resource
 
 from tests.conftest import stack_with_secrets
 from tools.render import render
-from tools.stack_config import ROOT
+from tools.stack_config import committed_stacks
 
 KUBERNETES_VERSION = "1.37.0"
-STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+STACKS = committed_stacks()
 
 Manifest = dict[str, Any]
 

@@ -29,7 +29,7 @@ import pulumi
 
 from components.conventions import TIER_LABEL
 from tools.mermaid import Diagram, Shape, safe_id
-from tools.stack_config import ROOT, StackFileError
+from tools.stack_config import ROOT, StackFileError, committed_stacks
 
 ROLE_CLASSES: Mapping[str, str] = {
     "workload": "fill:#dbe9ff,stroke:#2f5f9e,color:#0d2344",
@@ -721,13 +721,6 @@ diagram`). [environment-dev.png](environment-dev.png) is the dev diagram as Chro
 made by `scripts/diagram-png.sh dev docs/environment-dev.png`; unlike this page, nothing checks
 that the picture is current, so run that command again when the dev diagram changes.
 """
-
-
-def committed_stacks(root: Path = ROOT) -> list[str]:
-    """Every stack with a `Pulumi.<stack>.yaml` in `root`, sorted by name."""
-    return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
-    )
 
 
 def stack_diagram(stack: str, root: Path = ROOT) -> tuple[list[str], str]:

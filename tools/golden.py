@@ -21,15 +21,9 @@ import pulumi
 
 from tools.manifests import dump
 from tools.render import render, write
-from tools.stack_config import ROOT, StackFileError
+from tools.stack_config import ROOT, StackFileError, committed_stacks
 
 GOLDEN = ROOT / "tests" / "golden"
-
-
-def committed_stacks(root: Path = ROOT) -> list[str]:
-    return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
-    )
 
 
 def expected(stack: str) -> dict[str, str]:

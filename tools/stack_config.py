@@ -23,7 +23,15 @@ from components.config.stack_file import (
     stack_file_config,
 )
 
-__all__ = ["ROOT", "SECRET_PLACEHOLDER", "StackConfig", "StackFileError", "load_stack", "mask"]
+__all__ = [
+    "ROOT",
+    "SECRET_PLACEHOLDER",
+    "StackConfig",
+    "StackFileError",
+    "committed_stacks",
+    "load_stack",
+    "mask",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,6 +125,12 @@ def _project_defaults(project_file: Mapping[str, Any], project: str) -> dict[str
         else:
             values[name] = entry
     return values
+
+
+def committed_stacks(root: Path = ROOT) -> list[str]:
+    """Every stack with a `Pulumi.<stack>.yaml` in `root`, sorted by name."""
+    files = root.glob("Pulumi.*.yaml")
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in files)
 
 
 def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
