@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -16,7 +16,6 @@ from components.settings import EnvironmentSettings, Network
 if TYPE_CHECKING:
     from pulumi_kubernetes.core.v1 import LimitRangeItemArgsDict
     from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
-    from pulumi_kubernetes.meta.v1.outputs import ObjectMeta
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,7 @@ class Environment(pulumi.ComponentResource):
                 retain_on_delete=args.protect,
             ),
         )
-        namespace_meta = cast("pulumi.Output[ObjectMeta]", self.namespace.metadata)
-        self.namespace_name = namespace_meta.apply(lambda m: cast(str, m.name))
+        self.namespace_name = naming.name_of(self.namespace)
         child = pulumi.ResourceOptions(parent=self)
         common = labels.environment_labels(args.prefix)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         ServicePortArgsDict,
     )
     from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
-    from pulumi_kubernetes.meta.v1.outputs import ObjectMeta
     from pulumi_kubernetes.networking.v1 import (
         IngressSpecArgsDict,
         NetworkPolicyPeerArgsDict,
@@ -147,11 +146,11 @@ class Microservice(pulumi.ComponentResource):
         self.disruption_budget = self._disruption_budget(child) if svc.min_replicas > 1 else None
         self.autoscaler = self._autoscaler(child) if svc.autoscaling else None
 
-        self.deployment_name = _name_of(self.deployment)
-        self.config_map_name = _name_of(self.config_map)
-        self.secret_name = _name_of(self.secret) if self.secret else None
+        self.deployment_name = naming.name_of(self.deployment)
+        self.config_map_name = naming.name_of(self.config_map)
+        self.secret_name = naming.name_of(self.secret) if self.secret else None
         if self.service is not None:
-            service_name = _name_of(self.service)
+            service_name = naming.name_of(self.service)
             self.service_name = service_name
             self.service_dns = pulumi.Output.all(service_name, args.namespace).apply(
                 lambda parts: naming.service_dns(parts[0], parts[1])
@@ -253,10 +252,10 @@ class Microservice(pulumi.ComponentResource):
         svc = self._args.service
         rollout = self._args.rollout
         env_from: list[EnvFromSourceArgsDict] = [
-            {"config_map_ref": {"name": _name_of(self.config_map)}}
+            {"config_map_ref": {"name": naming.name_of(self.config_map)}}
         ]
         if self.secret is not None:
-            env_from.append({"secret_ref": {"name": _name_of(self.secret)}})
+            env_from.append({"secret_ref": {"name": naming.name_of(self.secret)}})
         pinned = self.image is not None or "@sha256:" in (svc.image or "")
         pull_policy = svc.image_pull_policy or ("IfNotPresent" if pinned else "Always")
         main = pod.container(svc, image=self.image_ref, pull_policy=pull_policy, env_from=env_from)
@@ -275,7 +274,7 @@ class Microservice(pulumi.ComponentResource):
                 "spec": pod.pod_spec(
                     svc,
                     selector=self._selector,
-                    service_account=_name_of(self.service_account),
+                    service_account=naming.name_of(self.service_account),
                     main_container=main,
                 ),
             },
@@ -325,7 +324,7 @@ class Microservice(pulumi.ComponentResource):
                 "scale_target_ref": {
                     "api_version": "apps/v1",
                     "kind": "Deployment",
-                    "name": _name_of(self.deployment),
+                    "name": naming.name_of(self.deployment),
                 },
                 "min_replicas": scaling.min_replicas,
                 "max_replicas": scaling.max_replicas,
@@ -393,7 +392,7 @@ class Microservice(pulumi.ComponentResource):
                                 "path_type": "Prefix",
                                 "backend": {
                                     "service": {
-                                        "name": _name_of(service),
+                                        "name": naming.name_of(service),
                                         "port": {"name": "http"},
                                     }
                                 },
@@ -431,10 +430,3 @@ class Microservice(pulumi.ComponentResource):
             },
             opts=opts,
         )
-
-
-def _name_of(resource: pulumi.CustomResource) -> pulumi.Output[str]:
-    """A Kubernetes object's `metadata.name` as the provider reports it (known in a preview too:
-    the provider assigns generated names in Check)."""
-    metadata = cast("pulumi.Output[ObjectMeta]", resource.metadata)  # type: ignore[attr-defined]
-    return metadata.apply(lambda m: cast(str, m.name))

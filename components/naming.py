@@ -10,6 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import pulumi
+    from pulumi_kubernetes.meta.v1.outputs import ObjectMeta
 
 HASH_LENGTH = 10
 LONGEST_SUFFIX = "-allow-ingress"
@@ -75,3 +80,10 @@ def service_dns(service: str, namespace: str) -> str:
 def cluster_identifier(project: str, stack: str) -> str:
     """The provider's `clusterIdentifier`: fixed per stack (see `components.program.deploy`)."""
     return f"{project}-{stack}"
+
+
+def name_of(resource: pulumi.CustomResource) -> pulumi.Output[str]:
+    """A Kubernetes object's `metadata.name` as the provider reports it (known in a preview too:
+    the provider assigns generated names in Check)."""
+    metadata = cast("pulumi.Output[ObjectMeta]", resource.metadata)  # type: ignore[attr-defined]
+    return metadata.apply(lambda m: cast(str, m.name))
