@@ -22,6 +22,8 @@ STACK = "local"
 PASSPHRASE = "notification-delivery-integration-test"
 """Encrypts placeholder secrets in a backend that lives for one test run; public on purpose."""
 DB_PASSWORD = "integration-test-only"  # must match backends.yaml
+BACKENDS_NAMESPACE = "notification-delivery-it-backends"
+"""Where backends.yaml runs the tests' Postgres."""
 
 
 def run(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.integration.cluster import (
+    BACKENDS_NAMESPACE,
     CLUSTER,
     CONTEXT,
     CREATE_ENV,
@@ -69,3 +71,18 @@ def kind_cluster() -> Iterator[str]:
     finally:
         if created:
             run("kind", "delete", "cluster", "--name", CLUSTER, timeout=300, check=False)
+
+
+@pytest.fixture
+def backends(kind_cluster: str) -> Iterator[str]:
+    """A Postgres for reminder-service; yields its in-cluster DNS name."""
+    manifest = str(Path(__file__).with_name("backends.yaml"))
+    kubectl("apply", "-f", manifest)
+    try:
+        kubectl(
+            "rollout", "status", "deployment/postgres", "-n", BACKENDS_NAMESPACE,
+            "--timeout=300s", timeout=360,
+        )  # fmt: skip
+        yield f"postgres.{BACKENDS_NAMESPACE}.svc.cluster.local"
+    finally:
+        kubectl("delete", "-f", manifest, "--wait=false", check=False)

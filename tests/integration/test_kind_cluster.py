@@ -57,7 +57,6 @@ __all__ = ["DB_PASSWORD", "PASSPHRASE", "STACK"]  # names the other kind tests i
 pytestmark = pytest.mark.integration
 
 PREFIX = "local"
-BACKENDS_NAMESPACE = "notification-delivery-it-backends"
 ROLLOUT_TIMEOUT = "180s"
 
 RUNNING = "reminder-service"
@@ -197,21 +196,6 @@ def images(kind_cluster: str) -> None:
     Only reminder-service: the others run with 0 replicas, so no node ever pulls theirs.
     """
     run(str(REPO_ROOT / "scripts" / "local-images.sh"), RUNNING, timeout=1200)
-
-
-@pytest.fixture
-def backends(kind_cluster: str) -> Iterator[str]:
-    """A Postgres for reminder-service; yields its in-cluster DNS name."""
-    manifest = str(Path(__file__).with_name("backends.yaml"))
-    kubectl("apply", "-f", manifest)
-    try:
-        kubectl(
-            "rollout", "status", "deployment/postgres", "-n", BACKENDS_NAMESPACE,
-            "--timeout=300s", timeout=360,
-        )  # fmt: skip
-        yield f"postgres.{BACKENDS_NAMESPACE}.svc.cluster.local"
-    finally:
-        kubectl("delete", "-f", manifest, "--wait=false", check=False)
 
 
 @pytest.fixture

@@ -52,7 +52,6 @@ pytestmark = pytest.mark.integration
 
 # The same image and Postgres fixtures as the first integration test.
 images = kind_cluster_test.images
-backends = kind_cluster_test.backends
 
 DEPLOYMENT = object_name(RUNNING)
 SERVICES_KEY = f"{PROJECT}:services"

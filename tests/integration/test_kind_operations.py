@@ -48,7 +48,6 @@ from tests.integration.cluster import (
 
 pytestmark = pytest.mark.integration
 
-BACKENDS_NAMESPACE = "notification-delivery-it-backends"
 RUNNING = "reminder-service"
 SCALED_TO_ZERO = ("event-service", "notification-service")
 DEPLOYMENT_NAME = f"local-{RUNNING}"
@@ -94,20 +93,6 @@ def images(kind_cluster: str) -> None:
     run(str(REPO_ROOT / "scripts" / "local-images.sh"), RUNNING, timeout=1200)
     run("docker", "tag", FIRST_IMAGE, SECOND_IMAGE)
     run("kind", "load", "docker-image", SECOND_IMAGE, "--name", CLUSTER, timeout=600)
-
-
-@pytest.fixture
-def backends(kind_cluster: str) -> Iterator[str]:
-    manifest = str(Path(__file__).with_name("backends.yaml"))
-    kubectl("apply", "-f", manifest)
-    try:
-        kubectl(
-            "rollout", "status", "deployment/postgres", "-n", BACKENDS_NAMESPACE,
-            "--timeout=300s", timeout=360,
-        )  # fmt: skip
-        yield f"postgres.{BACKENDS_NAMESPACE}.svc.cluster.local"
-    finally:
-        kubectl("delete", "-f", manifest, "--wait=false", check=False)
 
 
 @pytest.fixture

@@ -36,7 +36,6 @@ from tests.integration.cluster import CONTEXT, NAMESPACE, kubectl
 from tests.integration.test_kind_cluster import (  # noqa: F401 - fixtures
     DB_PASSWORD,
     PASSPHRASE,
-    backends,
     images,
     program,
 )
