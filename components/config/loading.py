@@ -517,9 +517,9 @@ def _amount(quantity: str) -> Decimal:
 
 @dataclass
 class RenderSession:
-    """An offline render's options for the program's load, and what that load stood in."""
+    """An offline render in progress: its program loads config offline (missing secrets stood
+    in, no cluster needed), and this records what that load stood in."""
 
-    stand_in_secrets: bool = True
     loaded: Loaded | None = None
 
 
@@ -527,9 +527,9 @@ _SESSION: ContextVar[RenderSession | None] = ContextVar("render_session", defaul
 
 
 @contextlib.contextmanager
-def render_session(session: RenderSession | None = None) -> Iterator[RenderSession]:
+def render_session() -> Iterator[RenderSession]:
     """Run a program under the mock runtime as an offline render: missing secrets stood in."""
-    session = session or RenderSession()
+    session = RenderSession()
     token = _SESSION.set(session)
     try:
         yield session
@@ -580,7 +580,7 @@ def from_pulumi_config(project_dir: Path) -> EnvironmentSettings:
         secret_keys=secret_keys,
         stack_file=stack_file,
         project_dir=project_dir,
-        stand_in_secrets=session is not None and session.stand_in_secrets,
+        stand_in_secrets=session is not None,
         offline=session is not None,
     )
     if session is not None:
