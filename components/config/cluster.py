@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from components.config.model import Cluster
+if TYPE_CHECKING:
+    from components.config.model import Cluster
 
 
 def kubeconfig_paths(environ: Mapping[str, str] | None = None) -> list[Path]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-from pydantic import BaseModel, ValidationError
+from pydantic_core import ValidationError
 
-from components.config.model import StackSettings, kind_of, unwrap
+from components.config.coercions import kind_of
 from components.config.stack_file import SECRET_KEYS, SECRET_PLACEHOLDER
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 PREFIX = "invalid stack config: "
 
@@ -42,9 +45,17 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def allowed_keys(loc: Sequence[Any], root: type[BaseModel] = StackSettings) -> list[str] | None:
-    """The keys the model accepts at `loc` (a location in the config), or None if not a model."""
-    node: Any = root
+def allowed_keys(loc: Sequence[Any], root: type[BaseModel] | None = None) -> list[str] | None:
+    """The keys the model accepts at `loc` (a location in the config), or None if not a model.
+
+    `root` defaults to `StackSettings`. The model (and pydantic) is imported here, on the way to
+    a message about an unknown key, and not by a run whose config is valid.
+    """
+    from pydantic import BaseModel
+
+    from components.config.model import StackSettings, unwrap
+
+    node: Any = root or StackSettings
     for part in loc:
         node = unwrap(node)
         if isinstance(node, type) and issubclass(node, BaseModel):

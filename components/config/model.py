@@ -11,7 +11,6 @@ checked by `components.config.loading`.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -28,6 +27,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.config import rules
+from components.config.coercions import (
+    account_text,
+    flag,
+    ingress_on_when_given,
+    scalar_text,
+    whole_number,
+)
 
 DEFAULT_REGISTRY = "docker.io/adisakshya"
 """Where the published images live (`{registry}/{service}:{version}-{prefix}`)."""
@@ -55,56 +61,6 @@ def unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return "a string"
-
-
-def _whole_number(value: Any) -> Any:
-    # The CLI stores a top-level value as a string ("2") and JSON may carry 2 as 2.0; a bool is
-    # an int to Python but never a count (`replicas: true` is a mistake, not 1).
-    if isinstance(value, bool):
-        raise ValueError(f"must be a whole number, not {value!r}")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
-        return int(value)
-    if not isinstance(value, int):
-        raise ValueError(f"must be a whole number, not {value!r}")
-    return value
-
-
-def _flag(value: Any) -> Any:
-    # `pulumi config set production true` stores the string "true".
-    if isinstance(value, str) and value in ("true", "false"):
-        return value == "true"
-    if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, not {value!r}")
-    return value
-
-
-def _scalar_text(value: Any) -> Any:
-    # A variable's value from YAML may be a number or a boolean; the pod sees text either way.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
-def _account_text(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -118,11 +74,11 @@ def _rule(check: Any) -> AfterValidator:
 
 
 Text = Annotated[str, Field(strict=True)]
-Count = Annotated[int, Field(ge=0, le=rules.INT32_MAX), BeforeValidator(_whole_number)]
-Positive = Annotated[int, Field(ge=1, le=rules.INT32_MAX), BeforeValidator(_whole_number)]
+Count = Annotated[int, Field(ge=0, le=rules.INT32_MAX), BeforeValidator(whole_number)]
+Positive = Annotated[int, Field(ge=1, le=rules.INT32_MAX), BeforeValidator(whole_number)]
 Flag = Annotated[
     bool,
-    BeforeValidator(_flag),
+    BeforeValidator(flag),
     WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}]}),
 ]
 DnsLabel = Annotated[Text, _rule(rules.check_dns_label)]
@@ -131,7 +87,7 @@ Host = Annotated[Text, _rule(rules.check_host_name)]
 Cidr = Annotated[Text, _rule(rules.check_cidr)]
 Quantity = Annotated[
     str,
-    BeforeValidator(_scalar_text),
+    BeforeValidator(scalar_text),
     Field(strict=True),
     _rule(rules.check_quantity),
     WithJsonSchema(
@@ -144,12 +100,12 @@ Quantity = Annotated[
 VariableName = Annotated[Text, _rule(rules.check_variable_name)]
 VariableValue = Annotated[
     str,
-    BeforeValidator(_scalar_text),
+    BeforeValidator(scalar_text),
     Field(strict=True),
     WithJsonSchema({"type": ["string", "number", "boolean"]}),
 ]
 SecretValue = Annotated[
-    str, BeforeValidator(_scalar_text), Field(strict=True), WithJsonSchema({"type": "string"})
+    str, BeforeValidator(scalar_text), Field(strict=True), WithJsonSchema({"type": "string"})
 ]
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
@@ -290,7 +246,7 @@ class Service(_Model):
     )
     node_port: (
         Annotated[
-            int, Field(ge=NODE_PORT_RANGE[0], le=NODE_PORT_RANGE[1]), BeforeValidator(_whole_number)
+            int, Field(ge=NODE_PORT_RANGE[0], le=NODE_PORT_RANGE[1]), BeforeValidator(whole_number)
         ]
         | None
     ) = Field(None, description="Fixed node port, with `serviceType: NodePort`.")
@@ -320,7 +276,7 @@ class ExternalServices(_Model):
     )
     aws_account_id: (
         Annotated[
-            str, BeforeValidator(_account_text), Field(strict=True), _rule(rules.check_account_id)
+            str, BeforeValidator(account_text), Field(strict=True), _rule(rules.check_account_id)
         ]
         | None
     ) = Field(None, description="12-digit account; derives the topic and queue names below.")
@@ -359,12 +315,6 @@ class Network(_Model):
     https_cidrs: tuple[Cidr, ...] = Field(
         ("0.0.0.0/0",), description="Where pods may connect on 443 (AWS, Firebase)."
     )
-
-
-def _ingress_on_when_given(value: Any) -> Any:
-    if isinstance(value, dict) and "enabled" not in value:
-        return {**value, "enabled": True}
-    return value
 
 
 class Ingress(_Model):
@@ -483,7 +433,7 @@ class StackSettings(_Model):
     network: Network = Field(
         default_factory=_defaults(Network), description="Network policy ranges."
     )
-    ingress: Annotated[Ingress, BeforeValidator(_ingress_on_when_given)] = Field(
+    ingress: Annotated[Ingress, BeforeValidator(ingress_on_when_given)] = Field(
         default_factory=_defaults(Ingress), description="Ingress for the HTTP services."
     )
     quota: dict[QuotaName, Quantity] = Field(
