@@ -146,11 +146,14 @@ class Microservice(pulumi.ComponentResource):
         self.disruption_budget = self._disruption_budget(child) if svc.min_replicas > 1 else None
         self.autoscaler = self._autoscaler(child) if svc.autoscaling else None
 
-        self.deployment_name = naming.name_of(self.deployment)
-        self.config_map_name = naming.name_of(self.config_map)
+        # The names the program sets are exported as it sets them; only the name the provider
+        # chooses (the Secret's) is read back, an Output the SDK awaits at every run (about a
+        # tenth of the program's cost per service, docs/benchmark.md).
+        self.deployment_name = pulumi.Output.from_input(self._instance)
+        self.config_map_name = pulumi.Output.from_input(self._config_map_name)
         self.secret_name = naming.name_of(self.secret) if self.secret else None
         if self.service is not None:
-            service_name = naming.name_of(self.service)
+            service_name = pulumi.Output.from_input(self._instance)
             self.service_name = service_name
             self.service_dns = pulumi.Output.all(service_name, args.namespace).apply(
                 lambda parts: naming.service_dns(parts[0], parts[1])
@@ -211,9 +214,10 @@ class Microservice(pulumi.ComponentResource):
 
     def _config_map(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
         data = dict(sorted(self._args.service.env.items()))
+        self._config_map_name = naming.config_map(self._args.prefix, self.settings.name, data)
         return k8s.core.v1.ConfigMap(
             self._instance,
-            metadata=self._metadata(naming.config_map(self._args.prefix, self.settings.name, data)),
+            metadata=self._metadata(self._config_map_name),
             data=data,
             immutable=True,
             opts=opts,

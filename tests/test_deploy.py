@@ -76,3 +76,22 @@ def _secrets_in(value: object) -> Iterator[str]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _secrets_in(item)
+
+
+def test_exported_names_are_the_names_of_the_registered_objects():
+    # The program exports the names it sets (Deployment, Service, ConfigMap) without reading
+    # them back from the objects; they must still be the objects' own, in every stack.
+    from tools.render import render
+    from tools.stack_config import committed_stacks
+
+    for stack in committed_stacks():
+        run = render(stack).run
+        names = {(r.kind, r.state["metadata"]["name"]) for r in run.kubernetes()}
+        exported = run.outputs["services"]
+        for name, outputs in exported.items():
+            assert ("Deployment", outputs["deployment"]) in names, (stack, name)
+            if outputs["service"] is not None:
+                assert ("Service", outputs["service"]) in names, (stack, name)
+        for name, config_map in run.outputs["release"]["configMaps"].items():
+            assert ("ConfigMap", config_map) in names, (stack, name)
+        assert len(exported) == sum(1 for kind, _ in names if kind == "Deployment"), stack
