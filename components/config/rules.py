@@ -45,9 +45,10 @@ class _Pattern:
         return self._compiled.fullmatch(text)
 
 
-def _matching(pattern: _Pattern, value: str, what: str) -> str:
-    """`value` if the whole of it matches `pattern`, else `ValueError("'value' is not <what>")`."""
-    if not pattern.fullmatch(value):
+def _matching(pattern: _Pattern, value: str, what: str, max_length: int | None = None) -> str:
+    """`value` if the whole of it matches `pattern` (and is at most `max_length` long), else
+    `ValueError("'value' is not <what>")`."""
+    if (max_length is not None and len(value) > max_length) or not pattern.fullmatch(value):
         raise ValueError(f"{value!r} is not {what}")
     return value
 
@@ -71,12 +72,13 @@ def check_dns_label(value: str) -> str:
     Kubernetes accepts a leading digit in a namespace, but not in a Service name, and every
     Service name here starts with a value checked by this rule.
     """
-    if len(value) > MAX_LABEL or not _DNS1035_LABEL.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a DNS label (lower-case letters, digits and '-', "
-            "starting with a letter, at most 63 characters)"
-        )
-    return value
+    return _matching(
+        _DNS1035_LABEL,
+        value,
+        "a DNS label (lower-case letters, digits and '-', starting with a letter, at most 63 "
+        "characters)",
+        max_length=MAX_LABEL,
+    )
 
 
 def check_dns_subdomain(value: str) -> str:
@@ -142,12 +144,13 @@ def check_cidr(value: str) -> str:
 
 
 def check_label_value(value: str) -> str:
-    if len(value) > MAX_LABEL or not _LABEL_VALUE.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid label value (letters, digits, '-', '_' and '.', "
-            "starting and ending with a letter or digit, at most 63 characters)"
-        )
-    return value
+    return _matching(
+        _LABEL_VALUE,
+        value,
+        "a valid label value (letters, digits, '-', '_' and '.', starting and ending with a "
+        "letter or digit, at most 63 characters)",
+        max_length=MAX_LABEL,
+    )
 
 
 def check_variable_name(value: str) -> str:
