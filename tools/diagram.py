@@ -29,7 +29,7 @@ import pulumi
 
 from components.conventions import TIER_LABEL
 from tools.mermaid import Diagram, Shape, safe_id
-from tools.stack_config import ROOT, StackFileError, committed_stacks
+from tools.stack_config import ROOT, StackFileError, add_project_dir, committed_stacks
 
 ROLE_CLASSES: Mapping[str, str] = {
     "workload": "fill:#dbe9ff,stroke:#2f5f9e,color:#0d2344",
@@ -751,13 +751,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("stack", nargs="?", help="stack name, e.g. dev (reads Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="write the Mermaid source here (default: stdout)")
-    parser.add_argument(
-        "-C",
-        "--project-dir",
-        type=Path,
-        default=ROOT,
-        help="folder holding Pulumi.yaml, the stack files and __main__.py (default: this repo)",
-    )
+    add_project_dir(parser)
     docs = parser.add_mutually_exclusive_group()
     docs.add_argument(
         "--write-docs", action="store_true", help=f"rewrite {DOCS_FILE} from every stack file"

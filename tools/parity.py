@@ -21,7 +21,6 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
 import pulumi
@@ -30,7 +29,7 @@ from components.catalog import AWS_VARIABLES
 from tools.changes import ABSENT, Part, diff_fields, format_path, logical_name, masked, show
 from tools.harness import shutdown
 from tools.render import render
-from tools.stack_config import ROOT, StackFileError, load_stack
+from tools.stack_config import StackFileError, add_project_dir, load_stack
 
 Manifests = Mapping[str, Mapping[str, Any]]
 
@@ -304,13 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="python -m tools.parity", description=__doc__.split("\n")[0])
     parser.add_argument("stack_a", help="a stack, e.g. staging (reads Pulumi.<stack>.yaml)")
     parser.add_argument("stack_b", help="the stack it must mirror, e.g. prod")
-    parser.add_argument(
-        "-C",
-        "--project-dir",
-        type=Path,
-        default=ROOT,
-        help="folder holding Pulumi.yaml, the stack files and __main__.py (default: this repo)",
-    )
+    add_project_dir(parser)
     args = parser.parse_args(argv)
     names = (args.stack_a, args.stack_b)
     if args.stack_a == args.stack_b:

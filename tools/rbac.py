@@ -25,7 +25,6 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -35,7 +34,7 @@ from components.conventions import PROJECT
 from tools.harness import Registered, shutdown
 from tools.manifests import dump
 from tools.render import Render, render
-from tools.stack_config import ROOT, StackFileError
+from tools.stack_config import StackFileError, add_project_dir
 
 IDENTITY_NAMESPACE = f"{PROJECT}-pipeline"
 """Where the pipeline's ServiceAccounts (and their token Secrets) live by default: not in the
@@ -515,13 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="print the `pulumi import --file` JSON that adopts the existing namespace instead",
     )
-    parser.add_argument(
-        "-C",
-        "--project-dir",
-        type=Path,
-        default=ROOT,
-        help="folder holding Pulumi.yaml, the stack files and __main__.py (default: this repo)",
-    )
+    add_project_dir(parser)
     args = parser.parse_args(argv)
     try:
         result = render(args.stack, root=args.project_dir)

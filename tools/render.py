@@ -30,7 +30,14 @@ import pulumi
 from components.config import render_session
 from tools.harness import ProgramRun, Registered, reveal, run_program, shutdown
 from tools.manifests import dump, file_name, to_manifest
-from tools.stack_config import ROOT, SECRET_PLACEHOLDER, StackConfig, StackFileError, load_stack
+from tools.stack_config import (
+    ROOT,
+    SECRET_PLACEHOLDER,
+    StackConfig,
+    StackFileError,
+    add_project_dir,
+    load_stack,
+)
 
 
 @dataclass
@@ -114,13 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("stack", help="stack name, e.g. dev or prod (reads Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>)")
-    parser.add_argument(
-        "-C",
-        "--project-dir",
-        type=Path,
-        default=ROOT,
-        help="folder holding Pulumi.yaml, the stack files and __main__.py (default: this repo)",
-    )
+    add_project_dir(parser)
     parser.add_argument(
         "--check",
         action="store_true",

@@ -8,6 +8,7 @@ marks it.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 from collections.abc import Mapping
@@ -125,6 +126,17 @@ def _project_defaults(project_file: Mapping[str, Any], project: str) -> dict[str
         else:
             values[name] = entry
     return values
+
+
+def add_project_dir(parser: argparse.ArgumentParser) -> None:
+    """The `-C/--project-dir` option every stack-reading CLI takes (default: this repo)."""
+    parser.add_argument(
+        "-C",
+        "--project-dir",
+        type=Path,
+        default=ROOT,
+        help="folder holding Pulumi.yaml, the stack files and __main__.py (default: this repo)",
+    )
 
 
 def committed_stacks(root: Path = ROOT) -> list[str]:

@@ -31,7 +31,7 @@ import pulumi
 from tools.harness import Registered, reveal, shutdown
 from tools.manifests import to_manifest
 from tools.render import render
-from tools.stack_config import ROOT, StackFileError
+from tools.stack_config import StackFileError, add_project_dir
 
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
 Action = Literal["adopt", "remove", "managed"]
@@ -390,9 +390,7 @@ def main(
         type=Path,
         help="where to write the pulumi import file (default: takeover-<stack>.json)",
     )
-    parser.add_argument(
-        "-C", "--project-dir", type=Path, default=ROOT, help="folder holding Pulumi.yaml"
-    )
+    add_project_dir(parser)
     args = parser.parse_args(argv)
     import_path = args.import_file or Path(f"takeover-{args.stack}.json")
     try:
