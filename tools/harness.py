@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.output import Unknown
+from pulumi.output import UNKNOWN, Unknown, contains_unknowns
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
@@ -238,6 +238,31 @@ def shutdown() -> None:
     _WORKER_LOOPS.clear()
 
 
+async def settle(value: Any) -> tuple[Any, bool]:
+    """An export's value with every Output in it awaited, and whether any part of it is secret.
+
+    The same value and secrecy as `Output.from_input(value)` read with unknowns: an Output that
+    is not known and holds no unknown reads as `UNKNOWN`, as the SDK's `apply` makes it. Awaited
+    leaf by leaf because `from_input` wraps every nested dict, list and value in an Output of its
+    own (a task each), which made reading the exports back about a fortieth of the whole run per
+    service (docs/benchmark.md).
+    """
+    if isinstance(value, pulumi.Output):
+        inner = await value.future(with_unknowns=True)
+        if not await value.is_known() and not contains_unknowns(inner):
+            inner = UNKNOWN
+        inner, secret = await settle(inner)
+        return inner, secret or await value.is_secret()
+    if isinstance(value, Mapping):
+        settled = {k: await settle(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in settled.items()}, any(s for _, s in settled.values())
+    if isinstance(value, list | tuple):
+        parts = [await settle(v) for v in value]
+        values = [v for v, _ in parts]
+        return (values if isinstance(value, list) else tuple(values)), any(s for _, s in parts)
+    return value, False
+
+
 def run_program(
     config: StackConfig,
     *,
@@ -273,9 +298,8 @@ def run_program(
             runpy.run_path(str(main), run_name="__main__")
         root = runtime_settings.get_root_resource()
         for key, value in getattr(root, "outputs", {}).items():
-            output = pulumi.Output.from_input(value)
-            outputs[key] = await output.future(with_unknowns=True)
-            if await output.is_secret():
+            outputs[key], secret = await settle(value)
+            if secret:
                 secret_outputs.add(key)
 
     _sync_await(run_pulumi_func(run))
