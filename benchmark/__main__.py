@@ -249,6 +249,8 @@ def _growth(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 WHICH = ("program", "bare")
+NO_TRACES = "-no-traces"
+"""Suffix of the same pair run with the SDK's per-registration stack trace left out of both."""
 PAYLOAD_KEY = {"cpu": "cpu_seconds", "wall": "seconds"}
 
 
@@ -257,21 +259,30 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
     driver = [PYTHON, "-m", "benchmark.driver"]
 
     def argv(which: str, n: int) -> list[str]:
-        if which == "program":
-            return [*driver, "program", "--services", str(n)]
-        return [*driver, "bare", "--inputs", str(tmp / f"objects-{n}.json")]
+        base = which.removesuffix(NO_TRACES)
+        flags = ["--without-stack-traces"] if which.endswith(NO_TRACES) else []
+        if base == "program":
+            return [*driver, "program", "--services", str(n), *flags]
+        return [*driver, "bare", "--inputs", str(tmp / f"objects-{n}.json"), *flags]
 
-    # Untimed: writes what each size registers for the bare program, and warms the caches.
+    # Untimed: writes what each size registers for the bare program, warms the caches, and counts
+    # the stack frames the SDK sends per registration (counting costs time, so never when timed).
+    frames: dict[str, float] = {}
     for n in sizes:
-        measure([*argv("program", n), "--dump", str(tmp / f"objects-{n}.json")], env)
-    measure(argv("bare", sizes[0]), env)
+        dump = [*argv("program", n), "--dump", str(tmp / f"objects-{n}.json"), "--count-frames"]
+        frames["program"] = _payload(measure(dump, env, json_out=True))["frames"]
+    counted = measure([*argv("bare", sizes[-1]), "--count-frames"], env, json_out=True)
+    frames["bare"] = _payload(counted)["frames"]
 
+    # Each pair also runs with the SDK's stack traces left out of both: what is left of the gap
+    # is the program's own (docs/benchmark.md, "What the SDK charges per frame").
+    which_all = (*WHICH, *(w + NO_TRACES for w in WHICH))
     samples: list[dict[int, dict[str, Sample]]] = []
     for index in range(rounds):
         this_round: dict[int, dict[str, Sample]] = {}
         for n in sizes:
-            # Alternate which of the pair goes first, so that neither always follows the other.
-            order = WHICH if index % 2 == 0 else WHICH[::-1]
+            # Alternate which goes first, so that none always follows another.
+            order = which_all if index % 2 == 0 else which_all[::-1]
             this_round[n] = {which: measure(argv(which, n), env, json_out=True) for which in order}
         samples.append(this_round)
 
@@ -284,8 +295,8 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
     def per_round(which: str, metric: str) -> list[list[float]]:
         return [[seconds(r[n][which], metric) for n in sizes] for r in samples]
 
-    result: dict[str, Any] = {"sizes": list(sizes), "rounds": rounds}
-    for which in WHICH:
+    result: dict[str, Any] = {"sizes": list(sizes), "rounds": rounds, "frames": frames}
+    for which in which_all:
         rows = []
         for n in sizes:
             runs = [r[n][which] for r in samples]
@@ -331,12 +342,19 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
                 ),
             }
         result[which] = entry
+
+    def over(ours: list[list[float]], bare: list[list[float]]) -> dict[str, float]:
+        # Pair by pair: each round's slope of ours over the same round's slope of the bare.
+        return asdict(
+            Stats.of([_fit(xs, o)[0] / _fit(xs, b)[0] for o, b in zip(ours, bare, strict=True)])
+        )
+
     for metric in METRICS:
         ours, bare = per_round("program", metric), per_round("bare", metric)
         result[metric] = {
-            # Pair by pair: each round's slope of ours over the same round's slope of the bare.
-            "over_bare": asdict(
-                Stats.of([_fit(xs, o)[0] / _fit(xs, b)[0] for o, b in zip(ours, bare, strict=True)])
+            "over_bare": over(ours, bare),
+            "over_bare_no_traces": over(
+                per_round("program" + NO_TRACES, metric), per_round("bare" + NO_TRACES, metric)
             ),
             "over_bare_by_size": [
                 asdict(Stats.of([o[i] / b[i] for o, b in zip(ours, bare, strict=True)]))
@@ -344,6 +362,11 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
             ],
         }
     return result
+
+
+def _payload(sample: Sample) -> dict[str, Any]:
+    assert sample.payload is not None
+    return sample.payload
 
 
 # --- 3. blast radius ---------------------------------------------------------------------------
@@ -521,6 +544,13 @@ def scale_table(sc: Mapping[str, Any]) -> list[str]:
         f"| ours over bare, per-round slopes paired | {_span(over, '.2f')}x "
         f"(wall {_span(over_wall, '.2f')}x) | – "
         f"| ≤ {GOAL_OVER_BARE}x | {_met(over['median'] <= GOAL_OVER_BARE)} |",
+        f"| the same, the SDK's stack traces left out of both "
+        f"| {_span(sc['cpu']['over_bare_no_traces'], '.2f')}x | – | – | – |",
+        f"| stack frames the SDK sends per registration (mean) | {sc['frames']['program']:.1f} "
+        f"| {sc['frames']['bare']:.1f} | – | – |",
+        f"| marginal time per service without stack traces, ms "
+        f"| {_span(sc['program' + NO_TRACES]['cpu']['ms_per_service'], '.1f')} "
+        f"| {_span(sc['bare' + NO_TRACES]['cpu']['ms_per_service'], '.1f')} | – | – |",
         f"| marginal time per object, ms | {p['cpu']['ms_per_object']:.2f} "
         f"| {b['cpu']['ms_per_object']:.2f} | – | – |",
         f"| marginal time per service by step, ms | {steps(p)} | {steps(b)} | – | – |",

@@ -16,7 +16,14 @@ Modes (`program` and `bare` print one JSON line on stdout: `{"objects", "kuberne
 
 Both timed modes run as the project's CLIs do (tools/process.py): no garbage-collection passes
 from the start of `main` and no interpreter teardown, so that the two are treated alike and
-neither pays for collections the other is spared.
+neither pays for collections the other is spared. Both take two more flags:
+
+- `--without-stack-traces`: the SDK sends no stack trace with any registration (what it sends
+  when it finds no caller to name), so that the run leaves out the SDK's walk of the Python stack
+  at every registration, a cost that grows with the depth of the caller's stack
+  (docs/benchmark.md, "What the SDK charges per frame"). For the benchmark's comparison only.
+- `--count-frames`: also report `frames`, the mean number of stack frames the SDK sent per
+  registration (an untimed run: counting costs time).
 
 A fresh process per measurement keeps one size's garbage, caches and peak memory out of the next,
 and lets the caller read the peak RSS of exactly this run.
@@ -68,17 +75,40 @@ def dump_run(run: ProgramRun, path: Path) -> None:
     path.write_text(json.dumps(records))
 
 
-def _report(run: ProgramRun, seconds: float, cpu_seconds: float) -> None:
-    print(
-        json.dumps(
-            {
-                "objects": len(run.resources),
-                "kubernetes": len(run.kubernetes()),
-                "seconds": seconds,
-                "cpu_seconds": cpu_seconds,
-            }
-        )
-    )
+def _report(run: ProgramRun, seconds: float, cpu_seconds: float, frames: list[int]) -> None:
+    report: dict[str, Any] = {
+        "objects": len(run.resources),
+        "kubernetes": len(run.kubernetes()),
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+    }
+    if frames:
+        report["frames"] = sum(frames) / len(frames)
+    print(json.dumps(report))
+
+
+def _stack_traces(*, send: bool, count: bool) -> list[int]:
+    """Leave out (or count) the stack trace the SDK sends with every registration.
+
+    Returns the list that `count` fills with the frames of each registration's trace.
+    """
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    counted: list[int] = []
+    if not send:
+        # The empty trace is the SDK's own answer when no caller is found.
+        resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
+    if count:
+        capture = resource._get_stack_trace  # type: ignore[attr-defined]
+
+        def counting() -> Any:
+            trace = capture()
+            counted.append(len(trace.frames))
+            return trace
+
+        resource._get_stack_trace = counting  # type: ignore[attr-defined]
+    return counted
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,6 +119,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     program_mode.add_argument("--dump", type=Path, help="write the registered objects here")
     bare_mode = sub.add_parser("bare", help="the SDK alone, registering a dump's objects")
     bare_mode.add_argument("--inputs", type=Path, required=True)
+    for timed in (program_mode, bare_mode):
+        timed.add_argument(
+            "--without-stack-traces",
+            action="store_true",
+            help="the SDK sends no stack trace with a registration (see the module docstring)",
+        )
+        timed.add_argument(
+            "--count-frames",
+            action="store_true",
+            help="report the mean stack frames the SDK sent per registration",
+        )
     dump = sub.add_parser("dump", help="dump a committed stack's render, for the limit process")
     dump.add_argument("stack")
     dump.add_argument("--out", type=Path, required=True)
@@ -119,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = StackConfig(project=synthetic.PROJECT, stack="bench", values={})
         program = bare.program(json.loads(args.inputs.read_text()))
 
+    frames = _stack_traces(send=not args.without_stack_traces, count=args.count_frames)
     start, start_cpu = time.perf_counter(), time.process_time()
     run = run_program(config, program=program)
     seconds = time.perf_counter() - start
@@ -126,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpu_seconds = time.process_time() - start_cpu
     if args.mode == "program" and args.dump:
         dump_run(run, args.dump)
-    _report(run, seconds, cpu_seconds)
+    _report(run, seconds, cpu_seconds, frames)
     shutdown()
     return 0
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from benchmark import bare, driver, synthetic
 from components import catalog
 from tools.harness import run_program
+from tools.stack_config import ROOT
 
 
 def test_the_synthetic_program_deploys_its_own_services_and_leaves_the_catalog_alone():
@@ -33,3 +36,24 @@ def test_the_bare_program_registers_what_ours_does_with_the_same_provider(tmp_pa
         r.urn: (r.type, r.provider) for r in ours.resources
     }
     assert sum(1 for r in theirs.resources if r.provider) == len(theirs.kubernetes())
+
+
+def _driver(*args: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark.driver", "program", "--services", "2", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_driver_counts_the_stack_frames_the_sdk_sends_and_can_leave_them_out():
+    """The benchmark's comparison without stack traces stubs the very function the SDK calls at
+    every registration: counted, it sees the frames; left out, it sends none."""
+    counted = _driver("--count-frames")
+    without = _driver("--count-frames", "--without-stack-traces")
+    assert counted["frames"] > 5  # the program's frames under each resource's constructor
+    assert without["frames"] == 0
+    assert without["objects"] == counted["objects"]
