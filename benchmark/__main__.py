@@ -1,11 +1,13 @@
-"""Benchmark: `python -m benchmark [--quick] [--runs N] [--rounds N] [--profile]`.
+"""Benchmark: `python -m benchmark [--quick] [--runs N] [--rounds N] [--profile] [--instructions]`.
 
 Measures, on the machine it runs on, (1) the dev render against three floors, each measured in
 the same round as the render: importing the SDK, importing also the Kubernetes type modules the
 program uses, and the physical limit (the SDK registering exactly the render's objects with its
 own classes under a trivial mock); (2) how the program's cost grows with the number of services,
 pair by pair beside a bare SDK program registering the very same objects; (3) how many objects
-each kind of single change touches, beside the fewest it has to. Prints a markdown report and
+each kind of single change touches, beside the fewest it has to; with `--instructions`, (2) again
+in instructions counted by cachegrind, which the machine's noise does not move
+(`benchmark.instructions`). Prints a markdown report and
 writes it to `benchmark/results/results.md`, with the raw numbers in `results.json`.
 
 Exit codes: 0 done; 1 a change touches more (or fewer) objects than it must (a bug, see the
@@ -31,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark import instructions
 from tools.stack_config import ROOT
 
 PYTHON = sys.executable
@@ -599,6 +602,7 @@ def report(results: Mapping[str, Any]) -> str:
         "",
         *render_table(results["floors"]),
         *scale_table(results["scale"]),
+        *instructions.table(results.get("instructions")),
         *blast_table(results["blast"]),
     ]
     return "\n".join(lines) + "\n"
@@ -618,6 +622,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--profile",
         action="store_true",
         help="also write pyinstrument profiles to the output folder (needs pyinstrument)",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per service with cachegrind (needs valgrind; ~4 min)",
     )
     parser.add_argument(
         "--out",
@@ -657,6 +666,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["floors"] = floors(runs, env, tmp, pydantic_available(env))
             print(f"scale: sizes {sizes}, {rounds} rounds ...", file=sys.stderr)
             results["scale"] = scale(sizes, rounds, env, tmp)
+            if args.instructions:
+                print("instructions per service (cachegrind) ...", file=sys.stderr)
+                results["instructions"] = instructions.count(env, tmp)
             print("blast radius ...", file=sys.stderr)
             results["blast"] = blast_radius(env)
             args.out.mkdir(parents=True, exist_ok=True)
@@ -666,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
                     for p in profile(args.out, sizes[-1], env, tmp)
                 ]
-        except MeasurementError as error:
+        except (MeasurementError, instructions.CountError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
     results["total_seconds"] = time.perf_counter() - started
