@@ -609,7 +609,9 @@ def report(results: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument(
         "--runs", type=int, help="rounds of the floors and the render (default 15; quick 5)"
     )

@@ -103,9 +103,9 @@ def pydantic_config() -> object:
     class Probes(Model):
         path: str | None = None
         port: int | None = None
-        startup: Probe = Probe()
-        readiness: Probe = Probe()
-        liveness: Probe = Probe()
+        startup: Probe = Field(default_factory=lambda: Probe.model_validate({}))
+        readiness: Probe = Field(default_factory=lambda: Probe.model_validate({}))
+        liveness: Probe = Field(default_factory=lambda: Probe.model_validate({}))
 
     class Build(Model):
         context: str
@@ -142,9 +142,11 @@ def pydantic_config() -> object:
         prefix: str
         version: str = "1.0.0"
         registry: Registry = Registry()
-        external_services: External = Field(External(), alias="externalServices")
-        network: Network = Network()
-        rollout: Rollout = Rollout()
+        external_services: External = Field(
+            default_factory=lambda: External.model_validate({}), alias="externalServices"
+        )
+        network: Network = Field(default_factory=lambda: Network.model_validate({}))
+        rollout: Rollout = Field(default_factory=lambda: Rollout.model_validate({}))
         services: dict[str, Service] = {}
 
     return Environment.model_validate(

@@ -170,7 +170,7 @@ def check_kubeconfig(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.ci", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.ci", description=(__doc__ or "").split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for_branch = commands.add_parser("stack-for-branch", help="print the stack a branch deploys")

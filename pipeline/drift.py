@@ -195,11 +195,14 @@ def lookup(value: Any, path: str) -> Any:
     except ValueError:
         return _MISSING
     for part in parts:
-        in_list = isinstance(part, int) and isinstance(value, list) and part < len(value)
-        in_map = isinstance(part, str) and isinstance(value, Mapping) and part in value
-        if not (in_list or in_map):
+        if isinstance(part, int):
+            if not isinstance(value, list) or part >= len(value):
+                return _MISSING
+            value = value[part]
+        elif isinstance(value, Mapping) and part in value:
+            value = value[part]
+        else:
             return _MISSING
-        value = value[part]
     return value
 
 
@@ -490,7 +493,7 @@ def _parse_ignore(text: str) -> Ignore:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.drift", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.drift", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("document", type=Path, help="the engine's JSON output ('-' for stdin)")
     parser.add_argument("--stack", required=True, help="the stack the document is about")

@@ -83,16 +83,23 @@ def _check_release(outputs: Any) -> dict[str, Any]:
     if not isinstance(outputs, Mapping):
         raise ReleaseError("stack output `release` is not an object (is the program too old?)")
     version = outputs.get("version")
-    images = outputs.get("images")
-    config_maps = outputs.get("configMaps")
     if not isinstance(version, str) or not version:
         raise ReleaseError("stack output `release.version` is missing")
-    for name, value in (("images", images), ("configMaps", config_maps)):
-        if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
-        ):
-            raise ReleaseError(f"stack output `release.{name}` must map services to names")
-    return {"version": version, "images": dict(images), "configMaps": dict(config_maps)}
+    images = _service_names(outputs, "images")
+    return {
+        "version": version,
+        "images": images,
+        "configMaps": _service_names(outputs, "configMaps"),
+    }
+
+
+def _service_names(outputs: Mapping[str, Any], name: str) -> dict[str, str]:
+    value = outputs.get(name)
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+    ):
+        raise ReleaseError(f"stack output `release.{name}` must map services to names")
+    return dict(value)
 
 
 def _digest_ref(image_id: str) -> str | None:
@@ -282,8 +289,9 @@ def _blocks(lines: list[str], indent: int, start: int, end: int) -> dict[str, tu
         if match and len(match["indent"]) == indent:
             if current is not None:
                 out[current] = (out[current][0], i)
-            current = match["key"].strip("'\"")
-            out[current] = (i, end)
+            key = match["key"].strip("'\"")
+            out[key] = (i, end)
+            current = key
         elif (
             current is not None
             and lines[i].strip()
@@ -486,7 +494,7 @@ def _stdin_json(what: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.release", description=__doc__.split("\n")[0]
+        prog="python -m pipeline.release", description=(__doc__ or "").split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     rec = commands.add_parser("record", help="the release record of a deploy, as one JSON line")

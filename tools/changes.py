@@ -28,6 +28,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -359,19 +360,15 @@ def compare(
         kind, namespace, file = key
         old = before.get(key, (file, None))[1]
         new = after.get(key, (file, None))[1]
-        common = dict(kind=kind, namespace=namespace or None, file=file)
+        common = partial(Change, kind=kind, namespace=namespace or None, file=file)
         if old is None:
             assert new is not None
             name = logical_name(file, new)
-            changes.append(
-                Change("created", name=name, new_name=metadata(new).get("name"), **common)
-            )
+            changes.append(common("created", name=name, new_name=metadata(new).get("name")))
             continue
         if new is None:
             name = logical_name(file, old)
-            changes.append(
-                Change("deleted", name=name, old_name=metadata(old).get("name"), **common)
-            )
+            changes.append(common("deleted", name=name, old_name=metadata(old).get("name")))
             continue
         fields = tuple(diff_fields(old, new))
         if not fields:
@@ -382,14 +379,13 @@ def compare(
         )
         action: Action = "replaced" if old_name != new_name or forced else "updated"
         changes.append(
-            Change(
+            common(
                 action,
                 name=logical_name(file, new),
                 old_name=old_name,
                 new_name=new_name,
                 fields=fields,
                 forced_by=forced,
-                **common,
             )
         )
     return changes
@@ -787,7 +783,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="python -m tools.changes", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m tools.changes", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("base", type=Path, help="render folder before the change")
     parser.add_argument("head", type=Path, help="render folder after the change")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")

@@ -255,7 +255,7 @@ def stale_files() -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.config_reference", description=__doc__.split("\n")[0]
+        prog="python -m tools.config_reference", description=(__doc__ or "").split("\n")[0]
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the schema and the reference")

@@ -747,7 +747,7 @@ def docs_text(root: Path = ROOT) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.diagram", description=__doc__.split("\n")[0]
+        prog="python -m tools.diagram", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("stack", nargs="?", help="stack name, e.g. dev (reads Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="write the Mermaid source here (default: stdout)")

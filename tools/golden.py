@@ -40,7 +40,7 @@ def stale(stack: str, golden: Path = GOLDEN) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.golden", description=__doc__.split("\n")[0]
+        prog="python -m tools.golden", description=(__doc__ or "").split("\n")[0]
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="re-render every committed stack")

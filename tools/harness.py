@@ -279,8 +279,9 @@ def run_program(
     """
     mocks = mocks or ProviderMocks()
     monitor = RecordingMonitor(mocks)
-    runtime_settings.SETTINGS.rpc_manager.clear()
-    runtime_settings.SETTINGS.outputs.clear()
+    # The SDK declares these through a decorator pyright cannot bind; they exist at run time.
+    runtime_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
+    runtime_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_mocks(
         mocks, project=config.project, stack=config.stack, preview=preview, monitor=monitor

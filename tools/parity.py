@@ -246,9 +246,11 @@ def _at(value: Any, parts: tuple[Part, ...]) -> Any:
         if isinstance(part, int):
             if not isinstance(value, list) or part >= len(value):
                 return ABSENT
-        elif not isinstance(value, Mapping) or part not in value:
+            value = value[part]
+        elif isinstance(value, Mapping) and part in value:
+            value = value[part]
+        else:
             return ABSENT
-        value = value[part]
     return value
 
 
@@ -300,7 +302,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog="python -m tools.parity", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m tools.parity", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("stack_a", help="a stack, e.g. staging (reads Pulumi.<stack>.yaml)")
     parser.add_argument("stack_b", help="the stack it must mirror, e.g. prod")
     add_project_dir(parser)

@@ -491,7 +491,7 @@ def to_yaml(objects: Sequence[Mapping[str, Any]], env: Environment, identity_nam
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.rbac", description=__doc__.split("\n")[0]
+        prog="python -m tools.rbac", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("stack", help="stack name, e.g. dev or prod (reads Pulumi.<stack>.yaml)")
     parser.add_argument(

@@ -117,7 +117,7 @@ def summary(result: Render) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.render", description=__doc__.split("\n")[0]
+        prog="python -m tools.render", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("stack", help="stack name, e.g. dev or prod (reads Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output folder (default: rendered/<stack>)")

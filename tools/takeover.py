@@ -381,7 +381,7 @@ def main(
     which: Callable[[str], str | None] = shutil.which,
 ) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.takeover", description=__doc__.split("\n")[0]
+        prog="python -m tools.takeover", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("stack", help="stack name, e.g. dev (reads Pulumi.<stack>.yaml)")
     parser.add_argument("--context", help="kubeconfig context (default: the stack's pinned one)")
