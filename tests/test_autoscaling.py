@@ -229,7 +229,7 @@ def test_fixed_to_autoscaled_keeps_every_running_pod() -> None:
     state = applied(deployment(before, NAME))
     state = pulumi_up(live, state, applied(deployment(after, NAME)))
     bounds = autoscaler(after, NAME)
-    assert bounds == (2, 6)
+    assert bounds is not None and bounds == (2, 6)
     live.autoscaler_sync(*bounds)  # the HPA is created after the Deployment's update
 
     assert live.history == [4]  # never fewer: the count stayed 4 through the switch

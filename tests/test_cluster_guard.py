@@ -90,12 +90,13 @@ def test_the_pinned_server_and_context_pass(tmp_path: Path):
     paths = [_kubeconfig(tmp_path / "config", "https://prod.example.com/")]
     pinned = Cluster(context="notification-delivery-prod", server="https://prod.example.com")
     assert cluster_problems(pinned, paths) == []
-    assert cluster_problems(Cluster(context="notification-delivery-prod"), paths) == []
+    unpinned = Cluster(context="notification-delivery-prod", server=None)
+    assert cluster_problems(unpinned, paths) == []
 
 
 def test_a_context_missing_from_the_kubeconfig_is_refused(tmp_path: Path):
     paths = [_kubeconfig(tmp_path / "config", "https://prod.example.com")]
-    (problem,) = cluster_problems(Cluster(context="notification-delivery-dev"), paths)
+    (problem,) = cluster_problems(Cluster(context="notification-delivery-dev", server=None), paths)
     assert problem.startswith(
         "cluster.context: 'notification-delivery-dev' is not a context in the kubeconfig ("
     )

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pulumi_policy
 import pytest
@@ -492,7 +492,9 @@ def _run_pack(pack: dict[str, Any], resources: list[SimpleNamespace]) -> list[tu
             reports.append((_name, message, urn))
 
         if isinstance(policy, pulumi_policy.StackValidationPolicy):
-            policy.validate(SimpleNamespace(resources=resources), report)
+            # The engine passes a StackValidationArgs; the policies read only its `resources`.
+            args = cast("pulumi_policy.StackValidationArgs", SimpleNamespace(resources=resources))
+            policy.validate(args, report)
         else:
             for resource in resources:
                 policy.validate(resource, report)

@@ -19,6 +19,7 @@ import celpy
 import kubernetes_validate
 import pytest
 import yaml
+from celpy.adapter import json_to_cel
 
 from tools import rbac
 from tools.render import Render, render
@@ -423,7 +424,7 @@ def test_the_table_names_resources_as_kubernetes_does():
 def evaluate(expression: str, **variables: Any) -> bool:
     env = celpy.Environment()
     program = env.program(env.compile(expression))
-    return bool(program.evaluate({k: celpy.json_to_cel(v) for k, v in variables.items()}))
+    return bool(program.evaluate({k: json_to_cel(v) for k, v in variables.items()}))
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -86,14 +86,17 @@ def test_component_keeps_secrets_secret_and_names_plain(mocks):
         "dev-reminder-service",
         MicroserviceArgs.of(settings, service, "development"),
     )
-    assert ms.secret is not None and ms.secret_name is not None
+    secret, secret_name = ms.secret, ms.secret_name
+    assert secret is not None and secret_name is not None
 
     async def observed():
+        string_data = await secret.string_data.future()
+        assert string_data is not None
         return {
-            "data": await ms.secret.string_data.is_secret(),
-            "secret name": await ms.secret_name.is_secret(),
+            "data": await secret.string_data.is_secret(),
+            "secret name": await secret_name.is_secret(),
             "deployment spec": await ms.deployment.spec.is_secret(),
-            "value": (await ms.secret.string_data.future())["DB_PASS"],
+            "value": string_data["DB_PASS"],
         }
 
     def check(seen):

@@ -30,8 +30,9 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -109,7 +110,7 @@ def _op(op: object) -> str:
     return str(getattr(op, "value", op))
 
 
-def non_same(summary: dict | None) -> dict[str, int]:
+def non_same(summary: Mapping[Any, int] | None) -> dict[str, int]:
     return {_op(op): n for op, n in (summary or {}).items() if _op(op) != "same" and n}
 
 

@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -198,11 +198,13 @@ def test_drift_is_detected_and_remediated_and_a_release_is_restored(
 
     # Remediation as docs/operations.md has it: a refreshed update that overrides the
     # hand-made field ownership.
-    stack.workspace.env_vars["PULUMI_K8S_ENABLE_PATCH_FORCE"] = "true"
+    # `local_stack` gives the workspace a dict of its own (tests/integration/cluster.py).
+    env_vars = cast("dict[str, str]", stack.workspace.env_vars)
+    env_vars["PULUMI_K8S_ENABLE_PATCH_FORCE"] = "true"
     try:
         fixed = stack.up(color="never", on_output=print, refresh=True)
     finally:
-        del stack.workspace.env_vars["PULUMI_K8S_ENABLE_PATCH_FORCE"]
+        del env_vars["PULUMI_K8S_ENABLE_PATCH_FORCE"]
     assert fixed.summary.result == "succeeded"
     status, report = check_drift(program, env)
     assert status == drift.NO_DRIFT, drift.render_text(report, status)
