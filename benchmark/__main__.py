@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark import instructions
+from benchmark import instructions, pair
 from tools.stack_config import ROOT
 
 PYTHON = sys.executable
@@ -251,42 +251,31 @@ def _growth(xs: Sequence[float], ys: Sequence[float]) -> float:
     return last / first
 
 
-WHICH = ("program", "bare")
-NO_TRACES = "-no-traces"
-"""Suffix of the same pair run with the SDK's per-registration stack trace left out of both."""
 PAYLOAD_KEY = {"cpu": "cpu_seconds", "wall": "seconds"}
 
 
 def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) -> dict[str, Any]:
     """Ours and the bare program, size by size, each pair run back to back."""
-    driver = [PYTHON, "-m", "benchmark.driver"]
-
-    def argv(which: str, n: int) -> list[str]:
-        base = which.removesuffix(NO_TRACES)
-        flags = ["--without-stack-traces"] if which.endswith(NO_TRACES) else []
-        if base == "program":
-            return [*driver, "program", "--services", str(n), *flags]
-        return [*driver, "bare", "--inputs", str(tmp / f"objects-{n}.json"), *flags]
-
     # Untimed: writes what each size registers for the bare program, warms the caches, and counts
     # the stack frames the SDK sends per registration (counting costs time, so never when timed).
     frames: dict[str, float] = {}
     for n in sizes:
-        dump = [*argv("program", n), "--dump", str(tmp / f"objects-{n}.json"), "--count-frames"]
+        dump = [*pair.dump_command(n, tmp), "--count-frames"]
         frames["program"] = _payload(measure(dump, env, json_out=True))["frames"]
-    counted = measure([*argv("bare", sizes[-1]), "--count-frames"], env, json_out=True)
+    counted = measure([*pair.command("bare", sizes[-1], tmp), "--count-frames"], env, json_out=True)
     frames["bare"] = _payload(counted)["frames"]
 
     # Each pair also runs with the SDK's stack traces left out of both: what is left of the gap
     # is the program's own (docs/benchmark.md, "What the SDK charges per frame").
-    which_all = (*WHICH, *(w + NO_TRACES for w in WHICH))
     samples: list[dict[int, dict[str, Sample]]] = []
     for index in range(rounds):
         this_round: dict[int, dict[str, Sample]] = {}
         for n in sizes:
             # Alternate which goes first, so that none always follows another.
-            order = which_all if index % 2 == 0 else which_all[::-1]
-            this_round[n] = {which: measure(argv(which, n), env, json_out=True) for which in order}
+            order = pair.VARIANTS if index % 2 == 0 else pair.VARIANTS[::-1]
+            this_round[n] = {
+                which: measure(pair.command(which, n, tmp), env, json_out=True) for which in order
+            }
         samples.append(this_round)
 
     xs = [float(n) for n in sizes]
@@ -299,7 +288,7 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
         return [[seconds(r[n][which], metric) for n in sizes] for r in samples]
 
     result: dict[str, Any] = {"sizes": list(sizes), "rounds": rounds, "frames": frames}
-    for which in which_all:
+    for which in pair.VARIANTS:
         rows = []
         for n in sizes:
             runs = [r[n][which] for r in samples]
@@ -357,7 +346,8 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
         result[metric] = {
             "over_bare": over(ours, bare),
             "over_bare_no_traces": over(
-                per_round("program" + NO_TRACES, metric), per_round("bare" + NO_TRACES, metric)
+                per_round("program" + pair.NO_TRACES, metric),
+                per_round("bare" + pair.NO_TRACES, metric),
             ),
             "over_bare_by_size": [
                 asdict(Stats.of([o[i] / b[i] for o, b in zip(ours, bare, strict=True)]))
@@ -552,8 +542,8 @@ def scale_table(sc: Mapping[str, Any]) -> list[str]:
         f"| stack frames the SDK sends per registration (mean) | {sc['frames']['program']:.1f} "
         f"| {sc['frames']['bare']:.1f} | – | – |",
         f"| marginal time per service without stack traces, ms "
-        f"| {_span(sc['program' + NO_TRACES]['cpu']['ms_per_service'], '.1f')} "
-        f"| {_span(sc['bare' + NO_TRACES]['cpu']['ms_per_service'], '.1f')} | – | – |",
+        f"| {_span(sc['program' + pair.NO_TRACES]['cpu']['ms_per_service'], '.1f')} "
+        f"| {_span(sc['bare' + pair.NO_TRACES]['cpu']['ms_per_service'], '.1f')} | – | – |",
         f"| marginal time per object, ms | {p['cpu']['ms_per_object']:.2f} "
         f"| {b['cpu']['ms_per_object']:.2f} | – | – |",
         f"| marginal time per service by step, ms | {steps(p)} | {steps(b)} | – | – |",

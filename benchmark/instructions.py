@@ -18,22 +18,16 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmark import pair
 from tools.stack_config import ROOT
 
 SIZES = (10, 50)
 """Two sizes: the difference of their counts over 40 services is the marginal cost."""
-VARIANTS = {
-    "program": ("program",),
-    "bare": ("bare",),
-    "program-no-traces": ("program", "--without-stack-traces"),
-    "bare-no-traces": ("bare", "--without-stack-traces"),
-}
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
@@ -62,26 +56,19 @@ def count(env: Mapping[str, str], tmp: Path) -> dict[str, Any]:
     """Instructions per service of each variant, in millions, and the ratios of the pairs."""
     if shutil.which("valgrind") is None:
         raise CountError("--instructions needs valgrind on PATH")
-    driver = [sys.executable, "-m", "benchmark.driver"]
-
-    def argv(variant: str, n: int) -> list[str]:
-        mode, *flags = VARIANTS[variant]
-        if mode == "program":
-            return [*driver, "program", "--services", str(n), *flags]
-        return [*driver, "bare", "--inputs", str(tmp / f"counted-{n}.json"), *flags]
-
     # Untimed and uncounted: the dumps the bare program reads, and compiled byte-code for all.
     for n in SIZES:
-        dump = [*driver, "program", "--services", str(n), "--dump", str(tmp / f"counted-{n}.json")]
+        dump = pair.dump_command(n, tmp)
         subprocess.run(dump, cwd=ROOT, env=dict(env), capture_output=True, check=True)
-    jobs = [(variant, n) for variant in VARIANTS for n in SIZES]
+    jobs = [(variant, n) for variant in pair.VARIANTS for n in SIZES]
     # Counts do not depend on what else runs, so every core can count at once.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: _count(argv(*job), env), jobs), strict=True))
+        commands = [pair.command(variant, n, tmp) for variant, n in jobs]
+        counts = dict(zip(jobs, pool.map(lambda argv: _count(argv, env), commands), strict=True))
     small, large = SIZES
     per_service = {
         variant: (counts[(variant, large)] - counts[(variant, small)]) / (large - small) / 1e6
-        for variant in VARIANTS
+        for variant in pair.VARIANTS
     }
     return {
         "sizes": list(SIZES),
