@@ -2,10 +2,11 @@
 
 `benchmark.driver bare` reads the dump (outside the timed part), then runs `program(records)`
 under the same mock runtime as the real program; `benchmark.limit limit` calls `register`
-directly under a trivial mock. The objects are the same types, names, parents
-and input values as the real program registered; what is missing is everything the real program
-does besides registering (reading and checking config, building the input dicts, wiring outputs
-between objects). The difference between the two runs is our cost; this run is the SDK's.
+directly under a trivial mock. The objects are the same types, names, parents, providers,
+dependencies and input values as the real program registered; what is missing is everything the
+real program does besides registering (reading and checking config, building the input dicts,
+wiring outputs between objects: the bare program names each dependency with `depends_on`, the
+cheapest form the SDK has). The difference between the two runs is our cost; this run is the SDK's.
 
 Kept free of the project's other modules (the harness, YAML), so that the limit process loads
 only the SDK and this file.
@@ -78,9 +79,18 @@ def register(records: list[dict[str, Any]]) -> None:
         # The same provider reference as the real program's registration (`urn::id`).
         provider_urn = (record.get("provider") or "").rsplit("::", 1)[0]
         provider = resources.get(provider_urn) if provider_urn else None
+        # The same dependencies as the real program's registration, in the cheapest form the SDK
+        # offers (`depends_on`; ours carries them as Outputs in its inputs): without them the
+        # engine could create an object before its namespace, or a Deployment before the
+        # ConfigMap it mounts, so no correct program registering these objects can leave them out.
+        depends_on = [resources[urn] for urn in record.get("dependencies", ())]
         opts = (
-            pulumi.ResourceOptions(parent=parent, provider=provider)  # type: ignore[arg-type]
-            if parent is not None or provider is not None
+            pulumi.ResourceOptions(
+                parent=parent,
+                provider=provider,  # type: ignore[arg-type]
+                depends_on=depends_on or None,
+            )
+            if parent is not None or provider is not None or depends_on
             else None
         )
         if not record["custom"]:
@@ -101,17 +111,25 @@ def register(records: list[dict[str, Any]]) -> None:
 
 
 def ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Parents before children (the dump is sorted by URN, which does not guarantee it)."""
+    """Every record after its parent, its provider and its dependencies (the dump is sorted by
+    URN, which guarantees none of these), otherwise in the dump's order."""
     by_urn = {r["urn"]: r for r in records}
+    done: set[str] = set()
+    result: list[dict[str, Any]] = []
 
-    def depth(record: dict[str, Any]) -> int:
-        level = 0
-        while record["parent"] in by_urn:
-            record = by_urn[record["parent"]]
-            level += 1
-        return level
+    def visit(record: dict[str, Any]) -> None:
+        if record["urn"] in done:
+            return
+        done.add(record["urn"])
+        provider_urn = (record.get("provider") or "").rsplit("::", 1)[0]
+        for urn in (record["parent"], provider_urn, *record.get("dependencies", ())):
+            if urn in by_urn:
+                visit(by_urn[urn])
+        result.append(record)
 
-    return sorted(records, key=depth)
+    for record in records:
+        visit(record)
+    return result
 
 
 def program(records: list[dict[str, Any]]) -> Callable[[], None]:

@@ -7,7 +7,8 @@ Modes (`program` and `bare` print one JSON line on stdout: `{"objects", "kuberne
   and checked inside the run as `__main__.py` does) over a synthetic catalog of N services with
   every feature on (`benchmark.synthetic`), passed to the loader, under the mock runtime
   (`tools.harness.run_program`); times that run alone. `--dump` writes what was registered
-  (type, name, parent, inputs) so that `bare` can register exactly the same objects.
+  (type, name, parent, provider, dependencies, inputs) so that `bare` can register exactly the
+  same objects.
 - `bare --inputs FILE`: `benchmark.bare` registers the dumped objects with the SDK's own classes
   and nothing else, under the same mock runtime: the SDK's cost for them.
 - `dump STACK --out FILE`: render a committed stack as `tools.render` does and write the same
@@ -68,6 +69,7 @@ def dump_run(run: ProgramRun, path: Path) -> None:
             "parent": r.parent,
             "custom": r.custom,
             "provider": r.provider,
+            "dependencies": r.dependencies,
             "inputs": _plain(r.inputs),
         }
         for r in run.resources

@@ -10,8 +10,8 @@ and from the render only in what they load and do:
   objects live in. The package loads them lazily, at a program's first use of one of their
   classes, so the `import` floor never pays for them; any program creating those kinds does.
 - `limit --inputs FILE`: register exactly the objects of a dump (`benchmark.driver dump`: same
-  types, names, parents and input values, secrets as secret outputs, components as plain
-  `ComponentResource`s) with the SDK's own classes under a trivial mock, wait for every
+  types, names, parents, dependencies and input values, secrets as secret outputs, components
+  as plain `ComponentResource`s) with the SDK's own classes under a trivial mock, wait for every
   registration, and exit. Nothing of the project but `benchmark/bare.py` is loaded: this is
   the least any program registering these objects can cost, the physical limit for the render.
 - `pydantic`: the `import` floor plus importing pydantic (v2), defining twelve small models

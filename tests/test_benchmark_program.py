@@ -23,9 +23,13 @@ def test_the_synthetic_program_deploys_its_own_services_and_leaves_the_catalog_a
     assert not set(services) & set(before)
 
 
-def test_the_bare_program_registers_what_ours_does_with_the_same_provider(tmp_path):
+def test_the_bare_program_registers_what_ours_does_with_the_same_provider_and_dependencies(
+    tmp_path,
+):
     """The floor it is compared with must make the same registrations, options included: the
-    explicit provider (the wrong-cluster guard) is a reference every object awaits."""
+    explicit provider (the wrong-cluster guard) is a reference every object awaits, and the
+    dependencies (each object on its namespace, a Deployment on its ConfigMap, Secret and
+    ServiceAccount) are what orders a correct deploy, so the floor carries them too."""
     services = synthetic.services(3)
     config = synthetic.stack(services)
     ours = run_program(config, program=synthetic.program(config.values, catalog=services))
@@ -36,6 +40,21 @@ def test_the_bare_program_registers_what_ours_does_with_the_same_provider(tmp_pa
         r.urn: (r.type, r.provider) for r in ours.resources
     }
     assert sum(1 for r in theirs.resources if r.provider) == len(theirs.kubernetes())
+    assert {r.urn: sorted(set(r.dependencies)) for r in theirs.resources} == {
+        r.urn: sorted(set(r.dependencies)) for r in ours.resources
+    }
+    assert sum(len(r.dependencies) for r in theirs.resources) > len(theirs.kubernetes())
+
+
+def test_the_bare_program_registers_parents_and_dependencies_first():
+    records = [
+        {"urn": "d", "parent": "c", "dependencies": ["b", "a"]},
+        {"urn": "b", "parent": "c", "dependencies": ["a"]},
+        {"urn": "a", "parent": "c", "dependencies": [], "provider": "p::p-id"},
+        {"urn": "c", "parent": "stack"},
+        {"urn": "p", "parent": "stack"},
+    ]
+    assert [r["urn"] for r in bare.ordered(records)] == ["c", "p", "a", "b", "d"]
 
 
 def _driver(*args: str) -> dict[str, float]:
