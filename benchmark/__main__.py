@@ -327,7 +327,7 @@ def scale(sizes: Sequence[int], rounds: int, env: Mapping[str, str], tmp: Path) 
                 "ms_per_object": 1000 * slope / object_slope,
                 "fixed_seconds": intercept,
                 "r2": r2,
-                # Judged on the medians' steps; single rounds swing with the machine's load.
+                # Of the medians' steps (informational); the goal is judged per round.
                 "growth": _growth(xs, medians),
                 "growth_per_round": asdict(
                     Stats.of([_growth(xs, ys) for ys in per_round(which, metric)])
@@ -521,11 +521,15 @@ def scale_table(sc: Mapping[str, Any]) -> list[str]:
         )
 
     over, over_wall = sc["cpu"]["over_bare"], sc["wall"]["over_bare"]
-    growth = p["cpu"]["growth"]
+    # Judged per round, as the per-service ratio is: the ratio of two differences of medians
+    # taken from different rounds swings on a noisy machine, at times outside every round's own.
+    growth = p["cpu"]["growth_per_round"]["median"]
 
     def growth_cell(which: Mapping[str, Any]) -> str:
-        rounds = which["cpu"]["growth_per_round"]
-        return f"{which['cpu']['growth']:.2f}x (rounds {rounds['low']:.2f}–{rounds['high']:.2f}x)"
+        return (
+            f"{_span(which['cpu']['growth_per_round'], '.2f')}x "
+            f"(of the medians' steps {which['cpu']['growth']:.2f}x)"
+        )
 
     lines += [
         "",
@@ -547,7 +551,7 @@ def scale_table(sc: Mapping[str, Any]) -> list[str]:
         f"| marginal time per object, ms | {p['cpu']['ms_per_object']:.2f} "
         f"| {b['cpu']['ms_per_object']:.2f} | – | – |",
         f"| marginal time per service by step, ms | {steps(p)} | {steps(b)} | – | – |",
-        f"| growth: last step / first step, of the medians | {growth_cell(p)} "
+        f"| growth: last step / first step, per round | {growth_cell(p)} "
         f"| {growth_cell(b)} | ours ≤ {GOAL_LINEAR}x | {_met(growth <= GOAL_LINEAR)} |",
         f"| R² of a linear fit, time | {p['cpu']['r2']:.4f} | {b['cpu']['r2']:.4f} | – | – |",
         f"| marginal memory per service, KiB | {p['kib_per_service']:.0f} "
