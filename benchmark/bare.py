@@ -5,8 +5,8 @@ under the same mock runtime as the real program; `benchmark.limit limit` calls `
 directly under a trivial mock. The objects are the same types, names, parents, providers,
 dependencies and input values as the real program registered; what is missing is everything the
 real program does besides registering (reading and checking config, building the input dicts,
-wiring outputs between objects: the bare program names each dependency with `depends_on`, the
-cheapest form the SDK has). The difference between the two runs is our cost; this run is the SDK's.
+wiring outputs between objects: the bare program names each dependency with `depends_on` and
+passes plain values). The difference between the two runs is our cost; this run is the SDK's.
 
 Kept free of the project's other modules (the harness, YAML), so that the limit process loads
 only the SDK and this file.
@@ -79,8 +79,8 @@ def register(records: list[dict[str, Any]]) -> None:
         # The same provider reference as the real program's registration (`urn::id`).
         provider_urn = (record.get("provider") or "").rsplit("::", 1)[0]
         provider = resources.get(provider_urn) if provider_urn else None
-        # The same dependencies as the real program's registration, in the cheapest form the SDK
-        # offers (`depends_on`; ours carries them as Outputs in its inputs): without them the
+        # The same dependencies as the real program's registration, as `depends_on` with plain
+        # input values (ours carries them as Outputs in its inputs): without them the
         # engine could create an object before its namespace, or a Deployment before the
         # ConfigMap it mounts, so no correct program registering these objects can leave them out.
         depends_on = [resources[urn] for urn in record.get("dependencies", ())]
