@@ -72,12 +72,17 @@ def _resource_class(type_token: str) -> type[pulumi.CustomResource] | None:
     return getattr(importlib.import_module(f"pulumi_kubernetes.{module}"), kind)
 
 
+def _provider_urn(record: dict[str, Any]) -> str:
+    """The URN of the provider a record names (its reference is `urn::id`), or ""."""
+    return (record.get("provider") or "").rsplit("::", 1)[0]
+
+
 def register(records: list[dict[str, Any]]) -> None:
     resources: dict[str, pulumi.Resource] = {}
     for record in records:
         parent = resources.get(record["parent"])
         # The same provider reference as the real program's registration (`urn::id`).
-        provider_urn = (record.get("provider") or "").rsplit("::", 1)[0]
+        provider_urn = _provider_urn(record)
         provider = resources.get(provider_urn) if provider_urn else None
         # The same dependencies as the real program's registration, as `depends_on` with plain
         # input values (ours carries them as Outputs in its inputs): without them the
@@ -121,8 +126,7 @@ def ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if record["urn"] in done:
             return
         done.add(record["urn"])
-        provider_urn = (record.get("provider") or "").rsplit("::", 1)[0]
-        for urn in (record["parent"], provider_urn, *record.get("dependencies", ())):
+        for urn in (record["parent"], _provider_urn(record), *record.get("dependencies", ())):
             if urn in by_urn:
                 visit(by_urn[urn])
         result.append(record)
