@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
     from pulumi_kubernetes.networking.v1 import (
+        HTTPIngressPathArgsDict,
         IngressSpecArgsDict,
         NetworkPolicyPeerArgsDict,
     )
@@ -383,28 +384,16 @@ class Microservice(pulumi.ComponentResource):
         self, service: k8s.core.v1.Service, opts: pulumi.ResourceOptions
     ) -> k8s.networking.v1.Ingress:
         ingress = self._args.ingress
-        assert ingress.host
+        prefix = self._args.service.ingress_path
+        assert ingress.host and prefix  # __init__ makes an Ingress only when both are set
+        path: HTTPIngressPathArgsDict = {
+            "path": prefix,
+            "path_type": "Prefix",
+            "backend": {"service": {"name": naming.name_of(service), "port": {"name": "http"}}},
+        }
         spec: IngressSpecArgsDict = {
             "ingress_class_name": ingress.class_name,
-            "rules": [
-                {
-                    "host": ingress.host,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": self._args.service.ingress_path,
-                                "path_type": "Prefix",
-                                "backend": {
-                                    "service": {
-                                        "name": naming.name_of(service),
-                                        "port": {"name": "http"},
-                                    }
-                                },
-                            }
-                        ]
-                    },
-                }
-            ],
+            "rules": [{"host": ingress.host, "http": {"paths": [path]}}],
         }
         if ingress.tls_secret_name:
             spec["tls"] = [{"hosts": [ingress.host], "secret_name": ingress.tls_secret_name}]
