@@ -4,7 +4,9 @@
 PYTHON ?= .venv/bin/python
 STACK ?= dev
 
-.PHONY: render test local-up local-down policy-install preview drift
+CLUSTER_DIR ?= .cluster
+
+.PHONY: render test toolchain cluster-up cluster-down e2e local-up local-down policy-install preview drift
 
 ## render: write the $(STACK) stack's Kubernetes objects to rendered/$(STACK) (no cluster needed)
 render:
@@ -13,6 +15,23 @@ render:
 ## test: every test; the kind integration test skips itself unless a cluster is there
 test:
 	$(PYTHON) -m pytest
+
+## toolchain: build the pinned Pulumi CLI, provider and control plane from the Go module proxy
+## (cached outside the repo; docs/real-engine.md)
+toolchain:
+	scripts/toolchain.sh
+
+## cluster-up: a control plane without Docker in $(CLUSTER_DIR) (simulated pods; docs/local.md)
+cluster-up:
+	scripts/cluster.sh up $(CLUSTER_DIR)
+
+## cluster-down: stop the control plane `make cluster-up` started
+cluster-down:
+	scripts/cluster.sh down $(CLUSTER_DIR)
+
+## e2e: only the end-to-end suite (the real CLI against scripts/cluster.sh); `make test` runs it too
+e2e:
+	$(PYTHON) -m pytest tests/e2e
 
 ## local-up: kind cluster + images + `pulumi up --stack local`
 local-up:
