@@ -1,10 +1,10 @@
-# Entry points for people and CI. `make render` and `make test` need only the virtualenv;
+# Entry points for people and CI (`make help` lists them). `make render` and `make test` need only the virtualenv;
 # `make local-up` / `make local-down` need docker, kind, kubectl and pulumi (docs/local.md);
 # `make policy-install`, `make preview` and `make drift` need the Pulumi CLI.
 PYTHON ?= .venv/bin/python
 STACK ?= dev
 
-.PHONY: render test local-up local-down policy-install preview drift
+.PHONY: render test local-up local-down policy-install preview drift help
 
 ## render: write the $(STACK) stack's Kubernetes objects to rendered/$(STACK) (no cluster needed)
 render:
@@ -34,3 +34,7 @@ preview:
 ## drift: read-only check of $(STACK) for changes made outside a deploy (docs/operations.md)
 drift:
 	PYTHON=$(PYTHON) scripts/drift.sh $(STACK)
+
+## help: list these targets, from the `##` lines of this Makefile
+help:
+	@sed -n -e 's/^## \([a-z-]*:\)/\1/p' -e 's/^## /    /p' $(firstword $(MAKEFILE_LIST))
