@@ -1,5 +1,6 @@
-# Entry points for people and CI (`make help` lists them). `make render` and `make test` need only the virtualenv;
-# `make local-up` / `make local-down` need docker, kind, kubectl and pulumi (docs/local.md);
+# Entry points for people and CI (`make help` lists them). `make render` and `make test` need
+# only the virtualenv; `make local-up` / `make local-down` need docker, kind, kubectl and pulumi
+# (docs/local.md);
 # `make policy-install`, `make preview` and `make drift` need the Pulumi CLI.
 PYTHON ?= .venv/bin/python
 STACK ?= dev
