@@ -1,12 +1,13 @@
-# Entry points for people and CI. `make render` and `make test` need only the virtualenv;
-# `make local-up` / `make local-down` need docker, kind, kubectl and pulumi (docs/local.md);
+# Entry points for people and CI (`make help` lists them). `make render` and `make test` need
+# only the virtualenv; `make local-up` / `make local-down` need docker, kind, kubectl and pulumi
+# (docs/local.md);
 # `make policy-install`, `make preview` and `make drift` need the Pulumi CLI.
 PYTHON ?= .venv/bin/python
 STACK ?= dev
 
 CLUSTER_DIR ?= .cluster
 
-.PHONY: render test toolchain cluster-up cluster-down e2e local-up local-down policy-install preview drift
+.PHONY: render test toolchain cluster-up cluster-down e2e local-up local-down policy-install preview drift help
 
 ## render: write the $(STACK) stack's Kubernetes objects to rendered/$(STACK) (no cluster needed)
 render:
@@ -53,3 +54,7 @@ preview:
 ## drift: read-only check of $(STACK) for changes made outside a deploy (docs/operations.md)
 drift:
 	PYTHON=$(PYTHON) scripts/drift.sh $(STACK)
+
+## help: list these targets, from the `##` lines of this Makefile
+help:
+	@sed -n -e 's/^## \([a-z-]*:\)/\1/p' -e 's/^## /    /p' $(firstword $(MAKEFILE_LIST))

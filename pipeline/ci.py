@@ -40,8 +40,9 @@ class Target:
     Each environment holds the secrets of one identity for one stack, so that a job can read
     only what its environment's protection rules let it (docs/pipeline.md describes them):
     `environment` the deployer (push deploys, rollbacks), `preview_environment` the deployer
-    again for pull-request previews (a server-side-apply preview makes dry-run writes, which a
-    read-only identity may not make), `readonly_environment` the read-only identity (drift).
+    again for pull-request previews (its server-side dry-run shows admission rejections and
+    defaults; a read-only identity's preview falls back to client-side and shows neither),
+    `readonly_environment` the read-only identity (drift).
     """
 
     branch: str

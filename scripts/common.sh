@@ -6,7 +6,8 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO_ROOT
 
 CLUSTER_NAME="${KIND_CLUSTER_NAME:-notification-delivery}"
-# Must match `kubernetes:context` in Pulumi.local.yaml: kind names contexts `kind-<cluster>`.
+# Must match `notification-delivery:cluster.context` in Pulumi.local.yaml: kind names contexts
+# `kind-<cluster>`.
 KUBE_CONTEXT="kind-${CLUSTER_NAME}"
 STACK="local"
 NAMESPACE="local"

@@ -340,3 +340,15 @@ def test_cli_missing_argument_exits_2_with_one_line(capsys: pytest.CaptureFixtur
         parity.main(["staging"])
     assert exited.value.code == 2
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_the_docs_example_is_what_the_command_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (ROOT / "docs" / "parity.md").read_text()
+    command = "$ python -m tools.parity dev prod\n"
+    example = text[text.index(command) + len(command) :].split("```", 1)[0]
+    monkeypatch.setattr(parity, "shutdown", lambda: None)  # other tests render after this one
+
+    assert parity.main(["dev", "prod"]) == 1
+    assert capsys.readouterr().out == example, "docs/parity.md's dev/prod example is stale"

@@ -104,7 +104,7 @@ def test_the_lean_render_cli_writes_everything_and_says_so(tmp_path: Path):
     )
     assert done.returncode == 0, done.stderr
     expected = render_module.render(stack).manifests
-    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+    assert sorted(p.name for p in out.glob("*.yaml")) == sorted(expected)
     # Output is flushed before the process ends: the summary's last line is there.
     assert done.stdout.splitlines()[-1] == f"wrote {len(expected)} objects to {out}"
 

@@ -571,15 +571,43 @@ def test_token_is_read_only_except_for_a_few_jobs_without_secrets() -> None:
 # --- pull requests --------------------------------------------------------------------------
 
 
+def test_ci_runs_what_the_readme_says() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci_run = (ROOT / ".ci" / "run").read_text().splitlines()
+    # The README's test command, as it stands there, is a line of .ci/run ...
+    command = (
+        "npm ci --prefix diagram --no-audit --no-fund --loglevel=error"
+        " && .venv/bin/python -m pytest"
+    )
+    assert f"```sh\n{command}\n```" in readme
+    assert command in ci_run
+    # ... and so are the checks the README says CI runs ...
+    prose = " ".join(readme.split())
+    assert "scripts/scan.sh" in ci_run
+    assert (
+        "the scan itself downloads nothing (`skip-download` in `.checkov.yaml`). CI runs it."
+        in prose
+    )
+    schema_check = "check-jsonschema --schemafile schema/stack-config.schema.json Pulumi.*.yaml"
+    assert f"CI runs `{schema_check}`" in prose
+    assert f".venv/bin/{schema_check}" in ci_run
+    # ... and the test job of every pull request and every deploy runs .ci/run.
+    for name in ("pull-request.yml", "deploy.yml"):
+        runs = [s.get("run", "") for s in WORKFLOW[name]["jobs"]["test"]["steps"]]
+        assert ".ci/run" in runs, name
+
+
 def test_pull_request_review_jobs() -> None:
     pull_request = WORKFLOW["pull-request.yml"]
     assert sorted(pull_request["on"]["pull_request"]["branches"]) == sorted(ci.STACKS)
     jobs = pull_request["jobs"]
     assert set(jobs) >= {"test", "render-diff", "comment", "preview"}
 
-    # Every pull request checks staging against production, with no secret.
+    # Every pull request runs what .ci/run runs (staging against production among it), with no
+    # secret.
     test_runs = [s.get("run", "") for s in jobs["test"]["steps"]]
-    assert ".venv/bin/python -m tools.parity staging prod" in test_runs
+    assert ".ci/run" in test_runs
+    assert "\n.venv/bin/python -m tools.parity staging prod\n" in (ROOT / ".ci" / "run").read_text()
     assert "environment" not in jobs["test"]
 
     # The job that runs the pull request's code cannot write.

@@ -20,21 +20,22 @@ from pathlib import Path
 import pulumi
 
 from tools.manifests import dump
-from tools.render import render, write
+from tools.render import MARKER, OutputFolderError, marker_text, render, write
 from tools.stack_config import ROOT, StackFileError, committed_stacks
 
 GOLDEN = ROOT / "tests" / "golden"
 
 
 def expected(stack: str) -> dict[str, str]:
-    """File name to its text, as `tools.render` writes them."""
-    return {name: dump(manifest) for name, manifest in render(stack).manifests.items()}
+    """File name to its text, as `tools.render` writes them, its `.render` marker included."""
+    files = {name: dump(manifest) for name, manifest in render(stack).manifests.items()}
+    return {MARKER: marker_text(sorted(files)), **files}
 
 
 def stale(stack: str, golden: Path = GOLDEN) -> bool:
     folder = golden / stack
     files = expected(stack)
-    present = {p.name for p in folder.glob("*.yaml")} if folder.is_dir() else set()
+    present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     return present != set(files) or any((folder / n).read_text() != t for n, t in files.items())
 
 
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"wrote {len(paths)} objects to {(GOLDEN / stack).relative_to(ROOT)}")
             return 0
         old = [stack for stack in committed_stacks() if stale(stack)]
-    except (StackFileError, pulumi.RunError) as error:
+    except (StackFileError, pulumi.RunError, OutputFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for stack in old:

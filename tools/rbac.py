@@ -469,8 +469,10 @@ def namespace_import_file(result: Render) -> dict[str, Any]:
             entry["parent"] = resources[-1]["name"]
         if resource.custom:
             entry["id"] = environment(result).namespace
-            # The provider version the program's SDK registers: the import then uses the very
-            # default provider `pulumi up` will, and the first update sees no provider change.
+            # The provider version the program's SDK registers. The entry names no `provider`, so
+            # the engine imports through a default provider, although every stack file disables
+            # it (`pulumi:disable-default-providers`) and the program registers the namespace
+            # through its explicit provider (components/config/cluster.py); not run here.
             entry["version"] = metadata.version("pulumi_kubernetes")
         else:
             entry["component"] = True
