@@ -57,4 +57,4 @@ drift:
 
 ## help: list these targets, from the `##` lines of this Makefile
 help:
-	@sed -n -e 's/^## \([a-z-]*:\)/\1/p' -e 's/^## /    /p' $(firstword $(MAKEFILE_LIST))
+	@sed -n -e 's/^## \([a-z0-9-]*:\)/\1/p' -e 's/^## /    /p' $(firstword $(MAKEFILE_LIST))
