@@ -41,6 +41,22 @@ def versions() -> dict[str, str]:
     return pins
 
 
+def policy_packs_run() -> str | None:
+    """None when the built language host can run a Python policy pack, else why it cannot.
+
+    The CLI starts a policy pack through the language host's RunPlugin with the pack's folder
+    in `ProgramInfo` and no `program`; a host older than v3.80.0 reads only `program`, so it runs
+    `python ""` in the project folder: the program, not the pack (docs/real-engine.md).
+    """
+    major, minor, _ = (int(p) for p in versions()["PULUMI_LANGUAGE_PYTHON_VERSION"].split("."))
+    if (major, minor) >= (3, 80):
+        return None
+    return (
+        "the buildable Python language host (v3.79.0) cannot start a policy pack for this CLI; "
+        "the Go module proxy refuses every newer one (docs/real-engine.md)"
+    )
+
+
 def run(
     args: Iterable[str | Path],
     *,

@@ -12,7 +12,9 @@ from collections.abc import Callable
 import pytest
 
 from components.conventions import PROJECT
-from tests.e2e.engine import Cluster, Project
+from tests.e2e.engine import Cluster, Project, policy_packs_run
+
+pytestmark = pytest.mark.skipif(policy_packs_run() is not None, reason=policy_packs_run() or "")
 
 NAMESPACE = "development"
 
