@@ -169,6 +169,8 @@ up() {
   wait_until etcd "serving" curl -fsS "http://127.0.0.1:$etcd_port/health"
 
   # Pod Security admission and ValidatingAdmissionPolicy are on by default at this version.
+  # TaintNodesByCondition would taint each new node not-ready until the node lifecycle
+  # controller lifts it; that controller is off (kwok's nodes send no kubelet heartbeats).
   start kube-apiserver --etcd-servers="http://127.0.0.1:$etcd_port" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$apiserver_port" \
     --tls-cert-file="$DIR/pki/apiserver.crt" --tls-private-key-file="$DIR/pki/apiserver.key" \
@@ -176,6 +178,7 @@ up() {
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$DIR/pki/sa.pub" --service-account-signing-key-file="$DIR/pki/sa.key" \
     --service-cluster-ip-range=10.96.0.0/16 --enable-admission-plugins=NodeRestriction \
+    --disable-admission-plugins=TaintNodesByCondition \
     --audit-policy-file="$REPO_ROOT/scripts/cluster-audit-policy.yaml" --audit-log-path="$DIR/logs/audit.log" \
     --audit-log-maxsize=0 --endpoint-reconciler-type=none
   wait_until kube-apiserver "ready" curl -fsS --cacert "$DIR/pki/ca.crt" \

@@ -31,10 +31,11 @@ elif [[ $# -gt 0 ]]; then
 fi
 mkdir -p "$LOGS"
 
-# The machine's own Go and nothing else: a dependency's `toolchain` line must not make go fetch
-# another Go. Static binaries need no C compiler. A workspace the user has set would change what
-# the wrapper modules resolve.
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=mod
+# The machine's own Go unless GOTOOLCHAIN names one (the workflows name a release for runners
+# whose Go is older): a dependency's `toolchain` line must not make go fetch another Go. Static
+# binaries need no C compiler. A workspace the user has set would change what the wrapper
+# modules resolve.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=mod
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
