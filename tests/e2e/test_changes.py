@@ -122,7 +122,11 @@ def test_a_replica_change_updates_in_place_and_rolls_nothing(
         dev.edit(lambda c: services(c)[SERVICE].update(replicas=2))
 
     summary = predicted(dev, tmp_path, change)
-    assert summary == {f"Deployment/{DEPLOYMENT}": "updated"}
+    # Two replicas bring a disruption budget with them (one pod may go at a time).
+    assert summary == {
+        f"Deployment/{DEPLOYMENT}": "updated",
+        f"PodDisruptionBudget/{DEPLOYMENT}": "created",
+    }
     assert engine_steps(dev) == as_steps(summary)
     before = replica_sets(cluster)
     dev.up()
