@@ -120,9 +120,13 @@ class Cluster:
             env=self.env(kubeconfig), check=check, stdin=stdin, timeout=120,
         )  # fmt: skip
 
-    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    def get(
+        self, kind: str, name: str, namespace: str | None = None, managed_fields: bool = False
+    ) -> dict[str, Any] | None:
         """The live object, or None when the API server has no such object."""
         args = ["get", kind, name, "-o", "json"]
+        if managed_fields:
+            args.append("--show-managed-fields")
         if namespace:
             args += ["--namespace", namespace]
         result = self.kubectl(*args, check=False)

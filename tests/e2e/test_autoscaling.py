@@ -46,7 +46,7 @@ def set_autoscaled(project: Project, minimum: int, maximum: int) -> None:
 
 
 def deployment(cluster: Cluster) -> dict[str, Any]:
-    found = cluster.get("deployment", DEPLOYMENT, NAMESPACE)
+    found = cluster.get("deployment", DEPLOYMENT, NAMESPACE, managed_fields=True)
     assert found is not None
     return found
 

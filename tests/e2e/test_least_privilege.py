@@ -21,6 +21,12 @@ PIPELINE = "notification-delivery-pipeline"
 CONTEXT = "notification-delivery-dev"
 
 
+def rendered_namespace(project: Project) -> dict:
+    folder = project.dir.parent / "namespace-render"
+    rendered = project.render(folder)
+    return dict(rendered[("Namespace", NAMESPACE)])
+
+
 def kubeconfig_for(cluster: Cluster, account: str, out: Path) -> Path:
     token = cluster.kubectl("create", "token", account, "-n", PIPELINE, "--duration=1h").stdout
     document = {
@@ -46,6 +52,14 @@ def identities(
     project = make_project("dev")
     for namespace in (PIPELINE, NAMESPACE):
         cluster.kubectl("create", "namespace", namespace)
+    # docs/credentials.md step 1: the environment's namespace gets the render's Pod Security
+    # labels when it is made; the admission policy requires them on every deployer write, the
+    # provider's first (a managed-fields patch, before its apply) included.
+    labels = rendered_namespace(project)["metadata"]["labels"]
+    cluster.kubectl(
+        "label", "namespace", NAMESPACE,
+        *(f"{k}={v}" for k, v in labels.items() if k.startswith("pod-security.kubernetes.io/")),
+    )  # fmt: skip
     rbac = run([VENV_BIN / "python", "-m", "tools.rbac", "dev", "-C", project.dir], cwd=project.dir)
     cluster.kubectl(
         "apply", "--server-side", "--field-manager=notification-delivery-rbac", "-f", "-",
