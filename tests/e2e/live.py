@@ -1,4 +1,4 @@
-"""Comparing what `tools.render` predicts with what the API server holds."""
+"""Reading live objects: what `tools.render` predicted, and who owns a field."""
 
 from __future__ import annotations
 
@@ -107,3 +107,17 @@ def compare(
                 )
         problems += [f"{kind}/{name}: {d}" for d in differences(expected, live)]
     return problems
+
+
+def replicas_owners(deployment: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(manager, subresource) of every managedFields entry that owns `spec.replicas`."""
+    return {
+        (entry.get("manager", ""), entry.get("subresource", ""))
+        for entry in deployment["metadata"].get("managedFields") or []
+        if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+    }
+
+
+def pulumi_owned(owners: set[tuple[str, str]]) -> bool:
+    """Whether one of the owners is the provider's field manager (`pulumi-kubernetes-...`)."""
+    return any(manager.startswith("pulumi-kubernetes") for manager, _ in owners)

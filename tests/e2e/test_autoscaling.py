@@ -18,6 +18,7 @@ import pytest
 
 from components.conventions import PROJECT
 from tests.e2e.engine import Cluster, Project
+from tests.e2e.live import pulumi_owned, replicas_owners
 
 SERVICE = "reminder-service"
 DEPLOYMENT = f"dev-{SERVICE}"
@@ -49,19 +50,6 @@ def deployment(cluster: Cluster) -> dict[str, Any]:
     found = cluster.get("deployment", DEPLOYMENT, NAMESPACE, managed_fields=True)
     assert found is not None
     return found
-
-
-def replicas_owners(live: dict[str, Any]) -> set[tuple[str, str]]:
-    """(manager, subresource) of every managedFields entry that owns `spec.replicas`."""
-    return {
-        (entry.get("manager", ""), entry.get("subresource", ""))
-        for entry in live["metadata"].get("managedFields") or []
-        if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
-    }
-
-
-def pulumi_owned(owners: set[tuple[str, str]]) -> bool:
-    return any(manager.startswith("pulumi-kubernetes") for manager, _ in owners)
 
 
 def wait_for_replicas(cluster: Cluster, expected: int) -> None:

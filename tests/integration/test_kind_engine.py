@@ -36,6 +36,7 @@ import yaml
 from pulumi import automation as auto
 
 from components.conventions import PROJECT
+from tests.e2e.live import pulumi_owned, replicas_owners
 from tests.integration import test_kind_cluster as kind_cluster_test
 from tests.integration.cluster import NAMESPACE, REPO_ROOT, backend_env, kubectl, local_stack
 from tests.integration.test_kind_cluster import (
@@ -96,19 +97,6 @@ def deployment_json() -> dict[str, Any]:
         "get", "deployment", DEPLOYMENT, "-n", NAMESPACE, "-o", "json", "--show-managed-fields"
     ).stdout  # fmt: skip
     return json.loads(out)
-
-
-def replicas_owners(deployment: dict[str, Any]) -> set[tuple[str, str]]:
-    """(manager, subresource) of every managedFields entry that owns `spec.replicas`."""
-    return {
-        (entry.get("manager", ""), entry.get("subresource", ""))
-        for entry in deployment["metadata"].get("managedFields") or []
-        if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
-    }
-
-
-def pulumi_owned(owners: set[tuple[str, str]]) -> bool:
-    return any(manager.startswith("pulumi-kubernetes") for manager, _ in owners)
 
 
 def spec_replicas() -> int:
