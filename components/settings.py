@@ -3,30 +3,16 @@
 These types carry no defaults of their own: every default is declared once, in
 `components.config.model`, and `components.config.loading` fills these from a validated model (the
 catalog's defaults merged in, derived names and variables worked out). Network, ingress, rollout,
-probe timings and autoscaling are the validated config's own read-only records.
+probe timings and autoscaling are the validated config's own (frozen) model sections.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from components.catalog import ServiceSpec
-
-# Checked against the model's classes; at run time the values are the records the compiled
-# validator fills, which have the same names and fields (components.config.compiled).
-if TYPE_CHECKING:
-    from components.config.model import Autoscaling, Cluster, Ingress, Network, ProbeTiming, Rollout
-else:
-    from components.config.compiled import (
-        Autoscaling,
-        Cluster,
-        Ingress,
-        Network,
-        ProbeTiming,
-        Rollout,
-    )
+from components.config.model import Autoscaling, Cluster, Ingress, Network, ProbeTiming, Rollout
 
 __all__ = [
     "Autoscaling",

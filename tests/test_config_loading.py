@@ -11,11 +11,13 @@ from typing import Any
 
 import jsonschema
 import pulumi
+import pydantic
 import pytest
 import yaml
 
 from components.config import ConfigError, load
 from components.config.errors import PREFIX
+from components.config.model import ProbeTiming, StackSettings
 from tests.conftest import CountingMocks, all_secrets
 from tools import config_reference
 from tools.harness import run_program
@@ -54,6 +56,27 @@ def problem(path: str, value: Any) -> str:
     found = problems(with_path(dev_values(), path, value))
     assert len(found) == 1, found
     return found[0]
+
+
+# ---- the model ---------------------------------------------------------------------------
+
+
+def test_the_validated_config_is_a_read_only_value():
+    settings = StackSettings.model_validate({"environment": "dev", "prefix": "dev"})
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        settings.prefix = "prod"  # type: ignore[misc]
+    assert settings == StackSettings.model_validate({"prefix": "dev", "environment": "dev"})
+    assert settings != StackSettings.model_validate({"environment": "dev", "prefix": "qa"})
+    assert sorted(settings.model_fields_set) == ["environment", "prefix"]
+    timing = ProbeTiming.model_validate({"periodSeconds": 5})
+    assert hash(timing) == hash(ProbeTiming.model_validate({"periodSeconds": 5}))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_committed_stack_validates_against_the_model(stack):
+    values = copy.deepcopy(load_stack(stack).values)
+    values["secrets"] = all_secrets()
+    assert isinstance(StackSettings.model_validate(values), StackSettings)
 
 
 # ---- unknown keys, did you mean ----------------------------------------------------------

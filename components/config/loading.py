@@ -23,10 +23,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import pulumi
-from pydantic_core import ValidationError
+from pydantic import ValidationError
 
 from components import catalog as catalog_module
 from components import naming
@@ -36,9 +36,10 @@ from components.catalog import (
     SENSITIVE_VARIABLES,
     ServiceSpec,
 )
-from components.config import compiled, rules
+from components.config import rules
 from components.config.cluster import cluster_problems, kubeconfig_paths
 from components.config.errors import ConfigError, did_you_mean, problems_of, raise_if_any
+from components.config.model import LimitRange, Service, StackSettings
 from components.config.stack_file import (
     SECRET_PLACEHOLDER,
     StackFileError,
@@ -58,35 +59,7 @@ from components.settings import (
     ServiceSettings,
 )
 
-if TYPE_CHECKING:
-    # Checked against the model's classes; at run time the values are the compiled validator's
-    # records of the same names and fields (components.config.compiled).
-    from components.config.model import LimitRange, Service, StackSettings
-
 AWS_REGION = "us-east-1"  # fixed in the services' code
-
-
-def validate(values: Mapping[str, Any]) -> StackSettings:
-    """Stage 2: `values` against the model; raises `pydantic_core.ValidationError`.
-
-    The model's validator as compiled into `components.config.compiled` (same schema, same
-    errors) when the installed pydantic-core is the one it was compiled for, so that a run does
-    not import pydantic; the model itself otherwise.
-    """
-    if compiled.VALIDATOR is not None:
-        return cast("StackSettings", compiled.validate(dict(values)))
-    from components.config.model import StackSettings
-
-    return StackSettings.model_validate(dict(values))
-
-
-def default_service() -> Service:
-    """A service the stack sets nothing for: every field at the model's default."""
-    if compiled.VALIDATOR is not None:
-        return cast("Service", compiled.default_service())
-    from components.config.model import Service
-
-    return Service.model_validate({})
 
 
 @dataclass(frozen=True)
@@ -133,7 +106,7 @@ def load(
             "`pulumi config set --secret --path 'secrets.<service>.<VAR>' <value>`"
         )
     try:
-        model = validate(values)
+        model = StackSettings.model_validate(dict(values))
     except ValidationError as error:
         raise_if_any(problems + problems_of(error))
         raise  # unreachable: a ValidationError always has at least one error
@@ -373,7 +346,7 @@ class _Resolver:
     def _service(self, spec: ServiceSpec, external: ExternalSettings) -> ServiceSettings:
         m = self.model
         key = f"services.{spec.name}"
-        raw = m.services.get(spec.name) or default_service()
+        raw = m.services.get(spec.name) or Service.model_validate({})
         given_secrets = m.secrets.get(spec.name, {})
 
         if raw.autoscaling and raw.replicas is not None:
