@@ -45,16 +45,14 @@ def deploy(settings: EnvironmentSettings) -> Deployed:
     )
     in_cluster = pulumi.ResourceOptions(providers=[cluster])
     environment = Environment(settings.prefix, EnvironmentArgs.of(settings), opts=in_cluster)
-    # A loop, not a comprehension: the SDK walks the whole Python stack at every registration
-    # (pulumi/runtime/resource.py `_get_stack_trace`), and a comprehension is one frame more under
-    # each of a service's objects (docs/benchmark.md, "What the SDK charges per frame").
-    services: dict[str, Microservice] = {}
-    for service in settings.services:
-        services[service.name] = Microservice(
+    services = {
+        service.name: Microservice(
             naming.instance(settings.prefix, service.name),
             MicroserviceArgs.of(settings, service, environment.namespace_name),
             opts=in_cluster,
         )
+        for service in settings.services
+    }
     return Deployed(settings, cluster, environment, services)
 
 
