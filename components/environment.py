@@ -70,17 +70,6 @@ class Environment(pulumi.ComponentResource):
     In a protected environment the namespace survives `pulumi destroy` and renames.
     """
 
-    if TYPE_CHECKING:
-        # For type checkers only: the SDK evaluates a component's class annotations at every
-        # registration (pulumi/_types.py `resource_types`); see components/microservice.py.
-        namespace: k8s.core.v1.Namespace
-        namespace_name: pulumi.Output[str]
-        network_policies: list[k8s.networking.v1.NetworkPolicy]
-        quota: k8s.core.v1.ResourceQuota
-        limit_range: k8s.core.v1.LimitRange
-        databases: dict[str, k8s.core.v1.Service]
-        """Database name to its ExternalName Service."""
-
     def __init__(
         self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
@@ -100,7 +89,7 @@ class Environment(pulumi.ComponentResource):
                 retain_on_delete=args.protect,
             ),
         )
-        self.namespace_name = naming.name_of(self.namespace)
+        self.namespace_name: pulumi.Output[str] = naming.name_of(self.namespace)
         child = pulumi.ResourceOptions(parent=self)
         common = labels.environment_labels(args.prefix)
 
@@ -126,7 +115,8 @@ class Environment(pulumi.ComponentResource):
             spec={"limits": [limits]},
             opts=child,
         )
-        self.databases = {}
+        self.databases: dict[str, k8s.core.v1.Service] = {}
+        """Database name to its ExternalName Service."""
         for database, host in args.database_hosts.items():
             name = naming.database_service(args.prefix, database)
             self.databases[database] = k8s.core.v1.Service(
