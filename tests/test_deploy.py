@@ -9,10 +9,11 @@ from types import MappingProxyType
 
 import pulumi
 
-from components import EnvironmentArgs, MicroserviceArgs, deploy
 from components.catalog import CATALOG
 from components.config import load
-from components.program import stack_outputs
+from components.environment import EnvironmentArgs
+from components.microservice import MicroserviceArgs
+from components.program import deploy, stack_outputs
 from components.settings import Sensitive
 from tests.conftest import all_secrets, secret_value
 from tools.harness import run_program

@@ -9,8 +9,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components import Microservice, MicroserviceArgs
 from components.config import load
+from components.microservice import Microservice, MicroserviceArgs
 from tests.conftest import all_secrets, secret_value, stack_with_secrets
 from tools.harness import ProviderMocks, contains_secret, is_secret, reveal
 from tools.render import render, summary, write
