@@ -475,3 +475,27 @@ def test_the_reference_lists_every_key_of_the_model():
         "`secrets`",
     ):
         assert key in text
+
+
+def test_the_reference_shows_each_default_the_loader_applies():
+    text = config_reference.DOCS_PATH.read_text()
+    for row in (
+        "| `services.<service>.replicas` | integer | `1` |",
+        "| `services.<service>.resources.requests.cpu` | string | `100m` |",
+        "| `services.<service>.resources.requests.memory` | string | `128Mi` |",
+        "| `services.<service>.resources.limits.memory` | string | `256Mi` |",
+        "| `production` | boolean | derived |",
+    ):
+        assert row in text
+    external = {"databaseHost": "db.example.com", "awsAccountId": "123456789012"}
+    given = {"externalServices": external}
+    bare = load(
+        {"environment": "production", "prefix": "p", **given}, stand_in_secrets=True, offline=True
+    )
+    event = next(s for s in bare.settings.services if s.name == "event-service")
+    assert event.replicas == 1
+    assert dict(event.resources.requests) == {"cpu": "100m", "memory": "128Mi"}
+    assert dict(event.resources.limits) == {"memory": "256Mi"}
+    assert bare.settings.production is True and bare.settings.protect is True
+    other = load({"environment": "qa", "prefix": "q", **given}, stand_in_secrets=True, offline=True)
+    assert other.settings.production is False and other.settings.protect is False

@@ -146,6 +146,9 @@ def _type_text(annotation: Any) -> str:
 def _default_text(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
+    if field.default_factory_takes_validated_data:
+        # Derived from other keys; the meaning says from which.
+        return "derived"
     value = field.default
     if value is PydanticUndefined and field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]

@@ -116,6 +116,9 @@ def describe(error: Any) -> str:
 def problems_of(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors(include_url=False):
+        if item["type"] == "default_factory_not_called":
+            # A default derived from a key that failed: that key's own error says what to fix.
+            continue
         line = describe(item)
         if line not in lines:
             lines.append(line)

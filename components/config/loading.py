@@ -153,7 +153,6 @@ class _Resolver:
         self._names()
         external = self._external()
         services = tuple(self._service(spec, external) for spec in self.known.values())
-        production = m.production if m.production is not None else m.environment == "production"
         registry = self._registry()
         self._ingress()
         self._rollout()
@@ -166,8 +165,8 @@ class _Resolver:
             cluster=m.cluster,
             registry=registry,
             services=services,
-            production=production,
-            protect=m.protect if m.protect is not None else production,
+            production=m.production,
+            protect=m.protect,
             allowed_service_types=m.allowed_service_types,
             external=external,
             network=m.network,
@@ -349,7 +348,7 @@ class _Resolver:
         raw = m.services.get(spec.name) or Service.model_validate({})
         given_secrets = m.secrets.get(spec.name, {})
 
-        if raw.autoscaling and raw.replicas is not None:
+        if raw.autoscaling and "replicas" in raw.model_fields_set:
             self.fail(
                 f"{key}.replicas",
                 "remove it: with autoscaling on, the HorizontalPodAutoscaler sets the replica "
@@ -427,7 +426,7 @@ class _Resolver:
 
         return ServiceSettings(
             spec=spec,
-            replicas=raw.replicas if raw.replicas is not None else 1,
+            replicas=raw.replicas,
             env=env,
             secrets=secrets,
             probes=ProbeSettings(
@@ -438,7 +437,7 @@ class _Resolver:
                     "liveness": probes.liveness,
                 },
             ),
-            resources=self._resources(key, spec, raw),
+            resources=self._resources(key, raw),
             build=build,
             image=raw.image,
             service_type=service_type,
@@ -468,13 +467,9 @@ class _Resolver:
             context=build.context, dockerfile=build.dockerfile, platform=build.platform
         )
 
-    def _resources(self, key: str, spec: ServiceSpec, raw: Service) -> ResourceSettings:
-        defaults = spec.resources
-        requests = {
-            "cpu": raw.resources.requests.cpu or defaults.cpu_request,
-            "memory": raw.resources.requests.memory or defaults.memory_request,
-        }
-        limits = {"memory": raw.resources.limits.memory or defaults.memory_limit}
+    def _resources(self, key: str, raw: Service) -> ResourceSettings:
+        requests = {"cpu": raw.resources.requests.cpu, "memory": raw.resources.requests.memory}
+        limits = {"memory": raw.resources.limits.memory}
         if raw.resources.limits.cpu is not None:
             limits["cpu"] = raw.resources.limits.cpu
         for resource, limit in limits.items():

@@ -188,13 +188,22 @@ class CpuMemory(_Model):
     memory: Quantity | None = Field(None, description="Memory, e.g. `128Mi`.")
 
 
-class Resources(_Model):
-    """Container resources; unset values come from the catalog (100m CPU and 128Mi requested,
-    256Mi memory limit, no CPU limit: throttling hurts Node's latency more than sharing idle
-    CPU costs)."""
+class Requests(CpuMemory):
+    cpu: Quantity = Field("100m", description="CPU, e.g. `100m` or `1`.")
+    memory: Quantity = Field("128Mi", description="Memory, e.g. `128Mi`.")
 
-    requests: CpuMemory = Field(default_factory=_defaults(CpuMemory), description="Requests.")
-    limits: CpuMemory = Field(default_factory=_defaults(CpuMemory), description="Limits.")
+
+class Limits(CpuMemory):
+    """No CPU limit by default: throttling hurts Node's latency more than sharing idle CPU costs."""
+
+    memory: Quantity = Field("256Mi", description="Memory, e.g. `128Mi`.")
+
+
+class Resources(_Model):
+    """A container's requests and limits."""
+
+    requests: Requests = Field(default_factory=_defaults(Requests), description="Requests.")
+    limits: Limits = Field(default_factory=_defaults(Limits), description="Limits.")
 
 
 class Autoscaling(_Model):
@@ -212,9 +221,7 @@ class Autoscaling(_Model):
 class Service(_Model):
     """One catalog service as this environment runs it: `services.<service>`."""
 
-    replicas: Count | None = Field(
-        None, description="Pod count (default 1); not together with `autoscaling`."
-    )
+    replicas: Count = Field(1, description="Pod count; not together with `autoscaling`.")
     env: dict[VariableName, VariableValue] = Field(
         default_factory=dict,
         description="Non-secret variables, merged over the catalog's and the derived ones.",
@@ -223,7 +230,7 @@ class Service(_Model):
         None, description="Autoscale on CPU instead of a fixed count."
     )
     resources: Resources = Field(
-        default_factory=_defaults(Resources), description="Requests and limits over the catalog's."
+        default_factory=_defaults(Resources), description="Requests and limits."
     )
     probes: Probes = Field(
         default_factory=_defaults(Probes), description="Startup, readiness, liveness."
@@ -414,13 +421,13 @@ class StackSettings(_Model):
     registry_password: SecretValue | None = Field(
         None, description="Token for pushing built images; set with `--secret`."
     )
-    production: Flag | None = Field(
-        None,
+    production: Flag = Field(
+        default_factory=lambda given: given.get("environment") == "production",
         description="Production tier (policy pack rules, 2+ replicas); default: `environment` "
         "is `production`.",
     )
-    protect: Flag | None = Field(
-        None,
+    protect: Flag = Field(
+        default_factory=lambda given: given.get("production", False),
         description="Protect and retain the namespace against `pulumi destroy`; default: "
         "`production`.",
     )
