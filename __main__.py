@@ -2,10 +2,7 @@
 
 from pathlib import Path
 
-import pulumi
-
-from components.config import from_pulumi_config
-from components.program import deploy, stack_outputs
+from components.program import run
 from components.runtime import collect_less_under_engine
 
 # Under `pulumi up`/`preview` no collection passes over the heap the run builds (under the
@@ -14,7 +11,4 @@ from components.runtime import collect_less_under_engine
 # 2 loaded cores), all of it saved.
 collect_less_under_engine()
 
-# Every check runs before the first resource is registered, so bad config creates nothing.
-settings = from_pulumi_config(Path(__file__).resolve().parent)
-for key, value in stack_outputs(deploy(settings)).items():
-    pulumi.export(key, value)
+run(Path(__file__).resolve().parent)

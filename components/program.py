@@ -1,20 +1,23 @@
 """The program as a function: one environment's settings in, the resources it created out.
 
-`__main__.py` loads the stack's config, calls `deploy` and exports `stack_outputs`; the tests and
-the benchmark call the same function with settings of their own (a catalog of 300 services, a
-changed stack) instead of swapping module globals.
+`run` is what `__main__.py` does under the engine and what the offline render does under the
+mock runtime (`offline=True`): load the stack's config, call `deploy`, export `stack_outputs`.
+The tests and the benchmark call `deploy` with settings of their own (a catalog of 300
+services, a changed stack) instead of swapping module globals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.config import Loaded, from_pulumi_config
 from components.environment import Environment, EnvironmentArgs
 from components.microservice import Microservice, MicroserviceArgs
 from components.settings import EnvironmentSettings
@@ -87,3 +90,16 @@ def stack_outputs(deployed: Deployed) -> dict[str, Any]:
             "configMaps": {name: ms.config_map_name for name, ms in services.items()},
         },
     }
+
+
+def run(project_dir: Path, *, offline: bool = False) -> Loaded:
+    """Load the running stack's config, deploy it and export what it runs.
+
+    `offline`: the offline render's mode (no cluster needed, a missing required secret stood in
+    by `[secret]`); `pulumi up` never sets it. Every check runs before the first resource is
+    registered, so bad config creates nothing.
+    """
+    loaded = from_pulumi_config(project_dir, offline=offline)
+    for key, value in stack_outputs(deploy(loaded.settings)).items():
+        pulumi.export(key, value)
+    return loaded

@@ -220,7 +220,7 @@ def config_reference() -> str:
         "",
         "`components/config/model.py` declares every key (pydantic v2). The loader validates a "
         "stack's values with that model (`StackSettings.model_validate`), so every value it "
-        "takes and every error it reports is the model's; `components/config/loading.py` then "
+        "takes and every error it reports is the model's; `components/config/checks.py` then "
         "checks what needs several keys or the catalog. After changing the model, run `--write`: "
         "CI and the tests fail while the schema or this page is stale.",
         "",
