@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +141,23 @@ def add_project_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def committed_stacks(root: Path = ROOT) -> list[str]:
-    """Every stack with a `Pulumi.<stack>.yaml` in `root`, sorted by name."""
-    files = root.glob("Pulumi.*.yaml")
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in files)
+    """Every stack whose `Pulumi.<stack>.yaml` git tracks in `root`, sorted by name.
+
+    An untracked stack file (a sandbox copied from dev, as the README's deploy quickstart does)
+    is nobody else's environment: no golden render, diagram or test is kept for it. In a folder
+    that is not a git checkout every stack file there counts.
+    """
+    if (root / ".git").exists():
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--", "Pulumi.*.yaml"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        names = [n for n in listed.split("\0") if n and "/" not in n and (root / n).is_file()]
+    else:
+        names = [p.name for p in root.glob("Pulumi.*.yaml")]
+    return sorted(n.removeprefix("Pulumi.").removesuffix(".yaml") for n in names)
 
 
 def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
