@@ -402,6 +402,21 @@ def test_up_refuses_a_plain_leaf_in_the_stack_file_given_config_as_the_engine_gi
     assert mocks.created == []
 
 
+def test_up_refuses_a_stack_file_the_cli_would_refuse(tmp_path: Path):
+    # The engine has already parsed the file its own way; the program reads it as strictly.
+    stack_text = (ROOT / "Pulumi.dev.yaml").read_text() + "  notification-delivery:prefix: qa\n"
+    project = _engine_project(tmp_path, stack_text)
+    mocks = CountingMocks()
+    with pytest.raises(pulumi.RunError) as error:
+        config = load_stack("dev").with_secrets(all_secrets())
+        run_program(config, main=project / "__main__.py", mocks=mocks)
+    assert str(error.value).startswith("Pulumi.dev.yaml: line ")
+    assert str(error.value).endswith(
+        "config.notification-delivery:prefix is given twice (first on line 12); keep one"
+    )
+    assert mocks.created == []
+
+
 def test_up_reads_every_project_key_the_engine_gives(tmp_path: Path):
     project = _engine_project(tmp_path, (ROOT / "Pulumi.dev.yaml").read_text())
     config = load_stack("dev").with_secrets(all_secrets())
