@@ -143,11 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {len(paths)} objects to {out}")
     if args.check:
         # Loaded only here: the policy rules are not needed to render.
-        from tools.check import check_render, format_violations
+        from tools.check import check_render, format_violations, stack_keys
 
         violations = check_render(result.manifests)
         if violations:
-            print(format_violations(violations))
+            print(format_violations(violations, stack_keys(result.manifests)))
             print(f"policy: {len(violations)} violation(s); see docs/policy.md")
             return 1
         print("policy: no violations")
