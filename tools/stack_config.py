@@ -166,7 +166,16 @@ def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
     if not isinstance(project_file, Mapping) or not project_file.get("name"):
         raise StackFileError("Pulumi.yaml: must be a mapping with a project `name`")
     project = str(project_file["name"])
-    config = stack_file_config(root / f"Pulumi.{stack}.yaml")
+    stack_path = root / f"Pulumi.{stack}.yaml"
+    if not stack_path.is_file():
+        here = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
+        )
+        listed = ", ".join(here) if here else "none"
+        raise StackFileError(
+            f"{stack_path.name}: no such file; the stacks here are {listed} (Pulumi.<stack>.yaml)"
+        )
+    config = stack_file_config(stack_path)
 
     values = _project_defaults(project_file, project)
     other: dict[str, Any] = {}
