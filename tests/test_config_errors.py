@@ -250,6 +250,42 @@ def test_numbers_and_booleans_that_read_back_as_written_stay_allowed(tmp_path: P
     }
 
 
+def test_a_misspelt_project_namespace_is_named(tmp_path: Path):
+    text = (
+        (ROOT / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("notification-delivery:prefix:", "notification-delivry:prefix:")
+    )
+    result = _render_cli(tmp_path, text)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: invalid stack config: notification-delivry:prefix: unknown namespace; did you "
+        "mean 'notification-delivery:prefix'? (the keys of this program are "
+        "`notification-delivery:<key>`); prefix: is required; set it with "
+        "`pulumi config set prefix <value>`\n"
+    )
+
+
+def test_a_misspelt_top_level_key_of_the_stack_file_is_named(tmp_path: Path):
+    assert _stack_error(tmp_path, DEV_HEAD.replace("config:", "configs:")) == (
+        "Pulumi.strict.yaml: configs: unknown key; did you mean 'config'? (allowed: config, "
+        "secretsprovider, encryptedkey, encryptionsalt, environment)"
+    )
+
+
+def test_a_plain_text_secret_in_the_stack_file_gets_its_advice_once(tmp_path: Path):
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + (
+        "  notification-delivery:secrets:\n    reminder-service:\n      DB_PASS: plain\n"
+    )
+    result = _render_cli(tmp_path, text)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: invalid stack config: secrets.reminder-service.DB_PASS: is stored in plain text "
+        "in Pulumi.bad.yaml; set it with `pulumi config set --secret --path "
+        "'secrets.reminder-service.DB_PASS' <value>`\n"
+    )
+
+
 def _render_cli(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess:
     project = tmp_path / "project"
     project.mkdir()

@@ -122,12 +122,17 @@ def _rollout(model: StackSettings) -> list[str]:
 
 
 def _quota(model: StackSettings) -> list[str]:
-    return [
-        f"quota.{name}: {quantity!r} must be a whole number of objects"
-        for name, quantity in model.quota.items()
-        if rules.quota_must_be_whole(name)
-        and _amount(quantity) != _amount(quantity).to_integral_value()
-    ]
+    found = []
+    for name, quantity in model.quota.items():
+        amount = _amount(quantity)
+        if rules.quota_must_be_whole(name) and amount != amount.to_integral_value():
+            found.append(f"quota.{name}: {quantity!r} must be a whole number of objects")
+        if "memory" in name:
+            try:
+                rules.check_memory(quantity)
+            except ValueError as error:
+                found.append(f"quota.{name}: {error}")
+    return found
 
 
 def _limit_range_order(limit_range: Mapping[str, Mapping[str, str]]) -> list[str]:
@@ -144,41 +149,55 @@ def _limit_range_order(limit_range: Mapping[str, Mapping[str, str]]) -> list[str
     return found
 
 
+def _pods_key(service: ServiceSettings) -> str:
+    """The key that sets how many pods `service` runs at most, and its value."""
+    if service.autoscaling:
+        return (
+            f"services.{service.name}.autoscaling.maxReplicas ({service.autoscaling.max_replicas})"
+        )
+    return f"services.{service.name}.replicas ({service.replicas})"
+
+
 def _fits(settings: EnvironmentSettings) -> list[str]:
     """A quota or limit range that would stop the services' own pods from running."""
     found = []
-    peak_pods = 0
     peak: dict[str, Decimal] = {}
+    # What each service adds to each quota resource, to name the one that adds the most.
+    shares: dict[str, dict[str, Decimal]] = {"pods": {}}
     maximum = settings.limit_range.get("max", {})
     for service in settings.services:
         # During a rolling update one extra pod (maxSurge 1) runs beside the desired count.
         pods = service.autoscaling.max_replicas if service.autoscaling else service.replicas
         pods += 1
-        peak_pods += pods
+        shares["pods"][_pods_key(service)] = Decimal(pods)
         for section, values in (
             ("requests", service.resources.requests),
             ("limits", service.resources.limits),
         ):
             for resource, quantity in values.items():
-                total = peak.get(f"{section}.{resource}", Decimal(0))
-                peak[f"{section}.{resource}"] = total + _amount(quantity) * pods
+                share = _amount(quantity) * pods
+                shares.setdefault(f"{section}.{resource}", {})[_pods_key(service)] = share
         for resource, quantity in service.resources.limits.items():
             if resource in maximum and _amount(quantity) > _amount(maximum[resource]):
                 found.append(
                     f"services.{service.name}.resources.limits.{resource}: {quantity} exceeds "
                     f"limitRange.max.{resource} ({maximum[resource]})"
                 )
+    for name, by_service in shares.items():
+        peak[name] = sum(by_service.values(), Decimal(0))
     quota = settings.quota
-    for name, needed in sorted(peak.items()):
-        if name in quota and _amount(quota[name]) < needed:
-            found.append(
-                f"quota.{name}: {quota[name]} is below the {needed.normalize():f} the services "
-                "need at full scale during a rolling update"
-            )
-    if "pods" in quota and _amount(quota["pods"]) < peak_pods:
+    for name in [*sorted(n for n in peak if n != "pods"), "pods"]:
+        needed = peak[name]
+        if name not in quota or _amount(quota[name]) >= needed:
+            continue
+        biggest = max(shares[name], key=lambda key: shares[name][key])
+        if name == "pods":
+            what, most = f"{needed.normalize():f} pods", "most of them"
+        else:
+            what, most = rules.in_unit_of(needed, quota[name]), "most of it"
         found.append(
-            f"quota.pods: {quota['pods']} is below the {peak_pods} pods the services need "
-            "at full scale during a rolling update"
+            f"quota.{name}: {quota[name]} is below the {what} the services need at full scale "
+            f"during a rolling update, {most} for {biggest}; lower that or raise the quota"
         )
     return found
 

@@ -20,12 +20,16 @@ from components.config.stack_file import StackFileError, project_values, stack_f
 from components.runtime import under_engine
 
 
+def given_config() -> dict[str, Any]:
+    """Every config entry the SDK was given, by its full `namespace:key`."""
+    return {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+
+
 def engine_values(project: str) -> tuple[dict[str, Any], set[str]]:
     """Every config entry of `project` the SDK was given, decoded, and the secret ones."""
-    given = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     values: dict[str, Any] = {}
     secret: set[str] = set()
-    for full_key, text in given.items():
+    for full_key, text in given_config().items():
         namespace, _, key = full_key.rpartition(":")
         if namespace != project:
             continue
@@ -64,6 +68,8 @@ def from_pulumi_config(project_dir: Path, *, offline: bool = False) -> Loaded:
             raise ConfigError(str(error)) from None
     loaded = load(
         values,
+        other_keys=[key for key in given_config() if not key.startswith(f"{project}:")],
+        project=project,
         secret_keys=secret_keys,
         stack_file=stack_file,
         project_dir=project_dir,

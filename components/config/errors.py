@@ -12,9 +12,14 @@ from pydantic import BaseModel, ValidationError
 
 from components.config.coercions import kind_of
 from components.config.model import StackSettings, unwrap
-from components.config.stack_file import SECRET_KEYS, SECRET_PLACEHOLDER
 
 PREFIX = "invalid stack config: "
+
+SECRET_PLACEHOLDER = "[secret]"
+"""What a secret value reads as wherever it is shown: renders, summaries, error messages."""
+
+SECRET_KEYS = ("secrets", "registryPassword")
+"""Top-level keys whose values are secrets and must be stored `secure:`."""
 
 
 class ConfigError(pulumi.RunError):

@@ -15,7 +15,7 @@ Nothing is registered before it returns, so bad config creates nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from components.config import checks
 from components.config.errors import problems_of, raise_if_any
 from components.config.model import StackSettings
 from components.config.resolution import Loaded, resolve
-from components.config.stack_file import secure_problems
+from components.config.stack_file import namespace_problems, secure_problems
+from components.conventions import PROJECT
 
 __all__ = ["Loaded", "load"]
 
@@ -35,6 +36,8 @@ __all__ = ["Loaded", "load"]
 def load(
     values: Mapping[str, Any],
     *,
+    other_keys: Iterable[str] = (),
+    project: str = PROJECT,
     secret_keys: frozenset[str] | set[str] = frozenset(),
     stack_file: tuple[str, Mapping[str, Any]] | None = None,
     catalog: Mapping[str, ServiceSpec] | None = None,
@@ -44,8 +47,10 @@ def load(
 ) -> Loaded:
     """Check the project's config (keys without the namespace) and resolve it.
 
-    `secret_keys`: the keys the engine marks secret. `stack_file`: the stack file's name and its
-    project entries as written (with `secure:` leaves), when there is one to check.
+    `other_keys`: the keys of other namespaces the engine gave (`kubernetes:context`), refused
+    where the namespace is a misspelt `project`. `secret_keys`: the keys the engine marks
+    secret. `stack_file`: the stack file's name and its project entries as written (with
+    `secure:` leaves), when there is one to check.
     `catalog`: the services (default `components.catalog.CATALOG`). `project_dir`: where build
     contexts are looked up (default: the working directory, the project's under the engine).
     `stand_in_secrets`: an offline render's mode, where a missing required secret reads
@@ -53,10 +58,12 @@ def load(
     reached (the render), so the stack need not pin one.
     """
     known = catalog_module.CATALOG if catalog is None else catalog
-    problems: list[str] = []
+    problems = namespace_problems(other_keys, project)
     if stack_file is not None:
         problems += secure_problems(stack_file[1], stack_file[0])
-    if values.get("secrets") and "secrets" not in secret_keys:
+    # A stack file's plain leaves are named above, each with its own command; say it once.
+    named = any(p.startswith("secrets.") for p in problems)
+    if values.get("secrets") and "secrets" not in secret_keys and not named:
         problems.append(
             "secrets: values are stored in plain text; set each with "
             "`pulumi config set --secret --path 'secrets.<service>.<VAR>' <value>`"

@@ -97,6 +97,7 @@ Quantity = Annotated[
         }
     ),
 ]
+Memory = Annotated[Quantity, _rule(rules.check_memory)]
 VariableName = Annotated[Text, _rule(rules.check_variable_name)]
 VariableValue = Annotated[
     str,
@@ -185,18 +186,18 @@ class Probes(_Model):
 
 class CpuMemory(_Model):
     cpu: Quantity | None = Field(None, description="CPU, e.g. `100m` or `1`.")
-    memory: Quantity | None = Field(None, description="Memory, e.g. `128Mi`.")
+    memory: Memory | None = Field(None, description="Memory, e.g. `128Mi`.")
 
 
 class Requests(CpuMemory):
     cpu: Quantity = Field("100m", description="CPU, e.g. `100m` or `1`.")
-    memory: Quantity = Field("128Mi", description="Memory, e.g. `128Mi`.")
+    memory: Memory = Field("128Mi", description="Memory, e.g. `128Mi`.")
 
 
 class Limits(CpuMemory):
     """No CPU limit by default: throttling hurts Node's latency more than sharing idle CPU costs."""
 
-    memory: Quantity = Field("256Mi", description="Memory, e.g. `128Mi`.")
+    memory: Memory = Field("256Mi", description="Memory, e.g. `128Mi`.")
 
 
 class Resources(_Model):

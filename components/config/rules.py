@@ -215,6 +215,26 @@ def parse_quantity(value: str) -> Decimal | None:
         return None
 
 
+def in_unit_of(amount: Decimal, quantity: str) -> str:
+    """`amount` written in the suffix `quantity` uses: 135559905280 next to `16Gi` is `126.25Gi`."""
+    match = _QUANTITY.fullmatch(quantity)
+    suffix = match.group("suffix") if match else None
+    if suffix is None or suffix[0] in "eE":
+        return f"{amount.normalize():f}"
+    return f"{(amount / _SUFFIXES[suffix]).normalize():f}{suffix}"
+
+
+def check_memory(value: str) -> str:
+    """A memory quantity: `m` there is milli (`256m` is 0.256 bytes), never mebibytes."""
+    amount = parse_quantity(value)
+    if amount is not None and value.endswith("m"):
+        raise ValueError(
+            f"{value!r} is {amount.normalize():f} bytes, as m is milli: write {value[:-1]}Mi for "
+            "mebibytes"
+        )
+    return value
+
+
 def check_quantity(value: str | int | float) -> str:
     """A non-negative quantity; numbers from YAML (`cpu: 2`, `cpu: 0.5`) become their text."""
     text = str(value) if not isinstance(value, str) else value

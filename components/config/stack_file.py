@@ -14,20 +14,33 @@ the render checks it, and `pulumi up` checks `Pulumi.<stack>.yaml` where it exis
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from components.config.errors import SECRET_KEYS, SECRET_PLACEHOLDER, did_you_mean
+
+__all__ = [
+    "SECRET_KEYS",
+    "SECRET_PLACEHOLDER",
+    "STACK_FILE_KEYS",
+    "StackFileError",
+    "is_secure",
+    "namespace_problems",
+    "project_values",
+    "read_yaml",
+    "secure_problems",
+    "stack_file_config",
+]
+
 _RETYPED = {"tag:yaml.org,2002:bool": "boolean", "tag:yaml.org,2002:int": "number"}
 _RETYPED["tag:yaml.org,2002:float"] = "number"
 
-SECRET_PLACEHOLDER = "[secret]"
-"""What a secret value reads as wherever it is shown: renders, summaries, error messages."""
 
-SECRET_KEYS = ("secrets", "registryPassword")
-"""Top-level keys whose values are secrets and must be stored `secure:`."""
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+"""The top-level keys of a `Pulumi.<stack>.yaml` (the schema's)."""
 
 
 class StackFileError(Exception):
@@ -99,10 +112,35 @@ def stack_file_config(path: Path) -> Mapping[str, Any]:
         return {}
     if not isinstance(content, Mapping):
         raise StackFileError(f"{path.name}: must be a mapping with a `config:` section")
+    unknown = [
+        f"{key}: unknown key{did_you_mean(str(key), STACK_FILE_KEYS)}"
+        for key in content
+        if key not in STACK_FILE_KEYS
+    ]
+    if unknown:
+        allowed = ", ".join(STACK_FILE_KEYS)
+        raise StackFileError(f"{path.name}: " + "; ".join(unknown) + f" (allowed: {allowed})")
     config = content.get("config") or {}
     if not isinstance(config, Mapping):
         raise StackFileError(f"{path.name}: `config` must be a mapping of keys to values")
     return config
+
+
+def namespace_problems(keys: Iterable[str], project: str) -> list[str]:
+    """`key: problem` for each config key whose namespace looks like a misspelt `project`.
+
+    Another namespace's keys (`kubernetes:context`) are theirs; one that is close to the
+    project's (`notification-delivry:prefix`) is a key of ours that would be silently ignored.
+    """
+    problems = []
+    for key in keys:
+        namespace, _, name = str(key).rpartition(":")
+        if namespace and namespace != project and did_you_mean(namespace, [project]):
+            problems.append(
+                f"{key}: unknown namespace; did you mean '{project}:{name}'? (the keys of this "
+                f"program are `{project}:<key>`)"
+            )
+    return problems
 
 
 def project_values(config: Mapping[str, Any], project: str) -> dict[str, Any]:
