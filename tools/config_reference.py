@@ -221,8 +221,12 @@ def config_reference() -> str:
         "`components/config/model.py` declares every key (pydantic v2). The loader validates a "
         "stack's values with that model (`StackSettings.model_validate`), so every value it "
         "takes and every error it reports is the model's; `components/config/checks.py` then "
-        "checks what needs several keys or the catalog. After changing the model, run `--write`: "
-        "CI and the tests fail while the schema or this page is stale.",
+        "checks what needs several keys or the catalog. A default shown as `derived` follows "
+        "from other keys, as its meaning says. The stack file itself is read as strictly as the "
+        "Pulumi CLI reads it: a key given twice is refused, and so is a plain value YAML would "
+        "turn into another (`version: 1.10` is the number 1.1, `FEATURE_X: yes` the boolean "
+        "true): quote it. After changing the model, run `--write`: CI and the tests fail while "
+        "the schema or this page is stale.",
         "",
     ]
     return "\n".join(lines)
