@@ -146,10 +146,10 @@ def test_values_the_cli_stores_as_strings_still_work():
     values = with_path(dev_values(), "services.event-service.replicas", "3")
     values["production"] = "false"
     values = with_path(values, "rollout.skipAwait", "true")
-    settings = load(values, secret_keys={"secrets"}).settings
-    event = next(s for s in settings.services if s.name == "event-service")
+    loaded = load(values, secret_keys={"secrets"})
+    event = next(s for s in loaded.services if s.name == "event-service")
     assert event.replicas == 3
-    assert settings.production is False and settings.rollout.skip_await is True
+    assert loaded.environment.production is False and event.rollout.skip_await is True
     assert problem("production", "yes") == "production: must be true or false, not 'yes'"
 
 
@@ -304,7 +304,7 @@ def test_a_build_context_must_exist(tmp_path: Path):
         "build.dockerfile"
     ]
     (tmp_path / "src" / "Dockerfile").write_text("FROM scratch\n")
-    assert load(values, secret_keys={"secrets"}, project_dir=tmp_path).settings
+    assert load(values, secret_keys={"secrets"}, project_dir=tmp_path).services
 
 
 def test_the_prefix_must_leave_room_for_every_name():
@@ -364,7 +364,7 @@ def test_stand_ins_are_an_option_of_the_loader_not_a_mutation():
         "AWS_SECRET_ACCESS_KEY",
         "FCM_PROJECT_CONFIG",
     )
-    secret = next(s for s in loaded.settings.services if s.name == "event-service").secrets
+    secret = next(s for s in loaded.services if s.name == "event-service").secrets
     assert str(secret["DB_PASS"]) == "[secret]"
     # Without the option the same values are refused, naming what is missing.
     assert problems(values)[0].startswith("secrets.reminder-service: missing required secret(s)")
@@ -507,10 +507,10 @@ def test_the_reference_shows_each_default_the_loader_applies():
     bare = load(
         {"environment": "production", "prefix": "p", **given}, stand_in_secrets=True, offline=True
     )
-    event = next(s for s in bare.settings.services if s.name == "event-service")
+    event = next(s for s in bare.services if s.name == "event-service")
     assert event.replicas == 1
     assert dict(event.resources.requests) == {"cpu": "100m", "memory": "128Mi"}
     assert dict(event.resources.limits) == {"memory": "256Mi"}
-    assert bare.settings.production is True and bare.settings.protect is True
+    assert bare.environment.production is True and bare.environment.protect is True
     other = load({"environment": "qa", "prefix": "q", **given}, stand_in_secrets=True, offline=True)
-    assert other.settings.production is False and other.settings.protect is False
+    assert other.environment.production is False and other.environment.protect is False

@@ -14,35 +14,35 @@ from decimal import Decimal
 from pathlib import Path
 
 from components import naming
+from components.args import MicroserviceArgs
 from components.catalog import SENSITIVE_VARIABLES, ServiceSpec
 from components.config import rules
 from components.config.errors import did_you_mean
 from components.config.model import Service, StackSettings
-from components.config.resolution import required_secrets, service_config
-from components.settings import EnvironmentSettings, ServiceSettings
+from components.config.resolution import Loaded, required_secrets, service_config
 
 
 def problems(
-    model: StackSettings,
-    settings: EnvironmentSettings,
+    loaded: Loaded,
     catalog: Mapping[str, ServiceSpec],
     *,
     project_dir: Path,
     stand_in_secrets: bool,
 ) -> list[str]:
     """Every problem across keys; the fit at full scale only once everything else is right."""
+    model = loaded.config
     found = [
         *_unknown_services(model, catalog),
         *_names(model, catalog),
         *_unknown_databases(model, catalog),
     ]
-    for service in settings.services:
+    for service in loaded.services:
         raw = service_config(model, service.name)
         found += _service(model, raw, service, project_dir, stand_in_secrets)
     found += [*_registry(model), *_ingress(model), *_rollout(model), *_quota(model)]
-    found += _limit_range_order(settings.limit_range)
+    found += _limit_range_order(loaded.environment.limit_range)
     if not found:
-        found += _fits(settings)
+        found += _fits(loaded)
     return found
 
 
@@ -149,7 +149,7 @@ def _limit_range_order(limit_range: Mapping[str, Mapping[str, str]]) -> list[str
     return found
 
 
-def _pods_key(service: ServiceSettings) -> str:
+def _pods_key(service: MicroserviceArgs) -> str:
     """The key that sets how many pods `service` runs at most, and its value."""
     if service.autoscaling:
         return (
@@ -158,14 +158,14 @@ def _pods_key(service: ServiceSettings) -> str:
     return f"services.{service.name}.replicas ({service.replicas})"
 
 
-def _fits(settings: EnvironmentSettings) -> list[str]:
+def _fits(loaded: Loaded) -> list[str]:
     """A quota or limit range that would stop the services' own pods from running."""
     found = []
     peak: dict[str, Decimal] = {}
     # What each service adds to each quota resource, to name the one that adds the most.
     shares: dict[str, dict[str, Decimal]] = {"pods": {}}
-    maximum = settings.limit_range.get("max", {})
-    for service in settings.services:
+    maximum = loaded.environment.limit_range.get("max", {})
+    for service in loaded.services:
         # During a rolling update one extra pod (maxSurge 1) runs beside the desired count.
         pods = service.autoscaling.max_replicas if service.autoscaling else service.replicas
         pods += 1
@@ -185,7 +185,7 @@ def _fits(settings: EnvironmentSettings) -> list[str]:
                 )
     for name, by_service in shares.items():
         peak[name] = sum(by_service.values(), Decimal(0))
-    quota = settings.quota
+    quota = loaded.environment.quota
     for name in [*sorted(n for n in peak if n != "pods"), "pods"]:
         needed = peak[name]
         if name not in quota or _amount(quota[name]) >= needed:
@@ -208,7 +208,7 @@ def _fits(settings: EnvironmentSettings) -> list[str]:
 def _service(
     model: StackSettings,
     raw: Service,
-    service: ServiceSettings,
+    service: MicroserviceArgs,
     project_dir: Path,
     stand_in_secrets: bool,
 ) -> list[str]:

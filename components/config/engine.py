@@ -76,7 +76,7 @@ def from_pulumi_config(project_dir: Path, *, offline: bool = False) -> Loaded:
         stand_in_secrets=offline,
         offline=offline,
     )
-    cluster = loaded.settings.cluster
+    cluster = loaded.config.cluster
     if cluster is not None and under_engine():
         # Only a real engine has a kubeconfig to compare; under mocks nothing is reached.
         raise_if_any(cluster_problems(cluster, kubeconfig_paths()))

@@ -1,4 +1,5 @@
-"""The one load path: raw stack config in, checked `EnvironmentSettings` out, or one error line.
+"""The one load path: raw stack config in, the checked config and each component's args out
+(`Loaded`), or one error line.
 
 `load()` is a pure function of the values it is given; the render, the tests, the benchmark and
 `pulumi up` (through `components.config.engine.from_pulumi_config`) all call it. It checks, in
@@ -83,8 +84,7 @@ def load(
     loaded = resolve(model, known, stand_in_secrets=stand_in_secrets)
     raise_if_any(
         checks.problems(
-            model,
-            loaded.settings,
+            loaded,
             known,
             project_dir=project_dir or Path.cwd(),
             stand_in_secrets=stand_in_secrets,

@@ -1,5 +1,5 @@
-"""Resolution against the catalog: a validated stack config in, what the components build from
-out (`EnvironmentSettings`), as a pure function.
+"""Resolution against the catalog: a validated stack config in, what each component takes out
+(`components.args`), as a pure function.
 
 The catalog's per-service defaults (variables, probe and ingress paths) are merged in, and the
 values that follow from other keys are worked out: database hosts per database, AWS topic and
@@ -13,28 +13,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components import naming
-from components.catalog import AWS_STATIC_CREDENTIALS, AWS_VARIABLES, ServiceSpec
-from components.config.model import Service, StackSettings
-from components.config.stack_file import SECRET_PLACEHOLDER
-from components.settings import (
+from components.args import (
     BuildSettings,
-    EnvironmentSettings,
-    ExternalSettings,
+    EnvironmentArgs,
+    MicroserviceArgs,
     ProbeSettings,
     RegistrySettings,
     ResourceSettings,
     Sensitive,
-    ServiceSettings,
 )
+from components.catalog import AWS_STATIC_CREDENTIALS, AWS_VARIABLES, ServiceSpec
+from components.config.model import Service, StackSettings
+from components.config.stack_file import SECRET_PLACEHOLDER
 
 AWS_REGION = "us-east-1"  # fixed in the services' code
 
 
 @dataclass(frozen=True)
 class Loaded:
-    settings: EnvironmentSettings
+    """One stack, checked: its validated config and what each component takes."""
+
+    config: StackSettings
+    environment: EnvironmentArgs
+    services: tuple[MicroserviceArgs, ...]
+    """Every catalog service, in the catalog's order."""
     stand_ins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Service to the required secrets that were missing and stood in by `[secret]`."""
+
+
+@dataclass(frozen=True)
+class _External:
+    """The AWS services outside the cluster (the seed's "Interaction with external services")."""
+
+    database_hosts: Mapping[str, str]
+    """Database name to its RDS endpoint; each becomes an ExternalName Service."""
+    aws: Mapping[str, str]
+    """`AWS_VARIABLES` keys to their values (topic ARN, queue URLs, table name)."""
 
 
 def required_secrets(spec: ServiceSpec, service: Service) -> tuple[str, ...]:
@@ -58,35 +72,32 @@ def resolve(
     listed in `Loaded.stand_ins`; otherwise it is simply absent (the checks refuse it).
     """
     external = _external(model, catalog)
+    registry = RegistrySettings(
+        server=model.registry.rstrip("/"),
+        username=model.registry_username or None,
+        password=Sensitive(model.registry_password) if model.registry_password else None,
+    )
     stand_ins: dict[str, tuple[str, ...]] = {}
     services = []
     for spec in catalog.values():
-        service, missing = _service(model, spec, external, stand_in_secrets)
+        service, missing = _service(model, spec, external, registry, stand_in_secrets)
         services.append(service)
         if missing:
             stand_ins[spec.name] = missing
-    settings = EnvironmentSettings(
+    environment = EnvironmentArgs(
         environment=model.environment,
         prefix=model.prefix,
-        version=model.version,
-        cluster=model.cluster,
-        registry=RegistrySettings(
-            server=model.registry.rstrip("/"),
-            username=model.registry_username or None,
-            password=Sensitive(model.registry_password) if model.registry_password else None,
-        ),
-        services=tuple(services),
         production=model.production,
         protect=model.protect,
         allowed_service_types=model.allowed_service_types,
-        external=external,
-        network=model.network,
-        ingress=model.ingress,
         quota=dict(model.quota),
         limit_range=limit_range(model),
-        rollout=model.rollout,
+        database_hosts=external.database_hosts,
+        network=model.network,
     )
-    return Loaded(settings=settings, stand_ins=stand_ins)
+    return Loaded(
+        config=model, environment=environment, services=tuple(services), stand_ins=stand_ins
+    )
 
 
 def limit_range(model: StackSettings) -> dict[str, dict[str, str]]:
@@ -100,7 +111,7 @@ def limit_range(model: StackSettings) -> dict[str, dict[str, str]]:
     }
 
 
-def _external(model: StackSettings, catalog: Mapping[str, ServiceSpec]) -> ExternalSettings:
+def _external(model: StackSettings, catalog: Mapping[str, ServiceSpec]) -> _External:
     raw = model.external_services
     prefix = model.prefix
     databases = {spec.database for spec in catalog.values()}
@@ -128,10 +139,10 @@ def _external(model: StackSettings, catalog: Mapping[str, ServiceSpec]) -> Exter
         chosen = value or derived.get(name)
         if chosen:
             aws[name] = chosen
-    return ExternalSettings(database_hosts=hosts, aws=aws)
+    return _External(database_hosts=hosts, aws=aws)
 
 
-def _derived_env(spec: ServiceSpec, prefix: str, external: ExternalSettings) -> dict[str, str]:
+def _derived_env(spec: ServiceSpec, prefix: str, external: _External) -> dict[str, str]:
     """Variables that follow from the environment's external services."""
     env = {}
     if spec.database in external.database_hosts:
@@ -144,8 +155,12 @@ def _derived_env(spec: ServiceSpec, prefix: str, external: ExternalSettings) -> 
 
 
 def _service(
-    model: StackSettings, spec: ServiceSpec, external: ExternalSettings, stand_in_secrets: bool
-) -> tuple[ServiceSettings, tuple[str, ...]]:
+    model: StackSettings,
+    spec: ServiceSpec,
+    external: _External,
+    registry: RegistrySettings,
+    stand_in_secrets: bool,
+) -> tuple[MicroserviceArgs, tuple[str, ...]]:
     """One service's settings, and the required secrets stood in for it."""
     raw = service_config(model, spec.name)
     env = {**spec.env, **_derived_env(spec, model.prefix, external), **raw.env}
@@ -163,8 +178,15 @@ def _service(
     if raw.resources.limits.cpu is not None:
         limits["cpu"] = raw.resources.limits.cpu
     build = raw.build
-    settings = ServiceSettings(
+    args = MicroserviceArgs(
         spec=spec,
+        namespace=model.environment,
+        prefix=model.prefix,
+        version=model.version,
+        registry=registry,
+        rollout=model.rollout,
+        network=model.network,
+        ingress=model.ingress,
         replicas=raw.replicas,
         env=env,
         secrets=secrets,
@@ -192,4 +214,4 @@ def _service(
         ingress_path=(raw.ingress_path or spec.ingress_path) if spec.http else None,
         node_port=raw.node_port,
     )
-    return settings, stood_in
+    return args, stood_in
