@@ -104,8 +104,6 @@ class MicroserviceArgs:
         rollout: rollout timing and whether `pulumi up` waits for it.
         network: who may reach the service (the ingress controller's namespace, node ports).
         ingress: the environment's Ingress settings (host, class, TLS).
-        image_pull_policy: None: `IfNotPresent` for a digest, `Always` for a tag (tags are
-            re-pushed per commit).
         node_port: a fixed node port for a NodePort Service (a kind cluster maps it to the host).
     """
 
@@ -125,7 +123,7 @@ class MicroserviceArgs:
     build: BuildSettings | None
     image: str | None
     service_type: str
-    image_pull_policy: str | None
+    image_pull_policy: str
     autoscaling: Autoscaling | None
     iam_role_arn: str | None
     ingress_path: str | None

@@ -186,9 +186,9 @@ class Microservice(pulumi.ComponentResource):
         ]
         if self.secret is not None:
             env_from.append({"secret_ref": {"name": naming.name_of(self.secret)}})
-        pinned = self.image is not None or "@sha256:" in (args.image or "")
-        pull_policy = args.image_pull_policy or ("IfNotPresent" if pinned else "Always")
-        main = pod.container(args, image=self.image_ref, pull_policy=pull_policy, env_from=env_from)
+        main = pod.container(
+            args, image=self.image_ref, pull_policy=args.image_pull_policy, env_from=env_from
+        )
         spec: DeploymentSpecArgsDict = {
             "selector": {"match_labels": self._selector},
             "revision_history_limit": 5,

@@ -514,3 +514,22 @@ def test_the_reference_shows_each_default_the_loader_applies():
     assert bare.environment.production is True and bare.environment.protect is True
     other = load({"environment": "qa", "prefix": "q", **given}, stand_in_secrets=True, offline=True)
     assert other.environment.production is False and other.environment.protect is False
+    assert (
+        "| `services.<service>.imagePullPolicy` | `Always` \\| `IfNotPresent` \\| `Never` | "
+        "derived |" in text
+    )
+    assert event.image_pull_policy == "Always"
+    digest = "nginx@sha256:" + "0" * 64
+    pinned = load(
+        {
+            "environment": "qa",
+            "prefix": "q",
+            **given,
+            "services": {"event-service": {"image": digest}},
+        },
+        stand_in_secrets=True,
+        offline=True,
+    )
+    assert next(s for s in pinned.services if s.name == "event-service").image_pull_policy == (
+        "IfNotPresent"
+    )

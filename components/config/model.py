@@ -244,10 +244,14 @@ class Service(_Model):
     build: Build | None = Field(
         None, description="Build from source instead of deploying a published image."
     )
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
-        None,
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default_factory=lambda given: (
+            "IfNotPresent"
+            if given.get("build") or "@sha256:" in (given.get("image") or "")
+            else "Always"
+        ),
         description="Default `Always` for a tag (re-pushed per commit), `IfNotPresent` "
-        "for a digest.",
+        "for a digest (a built image runs its digest).",
     )
     service_type: ServiceType = Field(
         "ClusterIP", description="Kubernetes Service type; must be in `allowedServiceTypes`."
