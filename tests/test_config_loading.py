@@ -72,6 +72,25 @@ def test_the_validated_config_is_a_read_only_value():
     assert hash(timing) == hash(ProbeTiming.model_validate({"periodSeconds": 5}))
 
 
+def test_the_model_derives_the_aws_names_from_the_account_unless_given():
+    external = {
+        "awsAccountId": "123456789012",
+        "eventQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/given",
+    }
+    model = StackSettings.model_validate(
+        {"environment": "dev", "prefix": "qa", "externalServices": external}
+    )
+    assert model.aws == {
+        "eventStore": "event-store",
+        "eventTopicArn": "arn:aws:sns:us-east-1:123456789012:qa-event-topic",
+        "eventQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/given",
+        "notificationQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/"
+        "qa-notification-queue",
+    }
+    bare = StackSettings.model_validate({"environment": "dev", "prefix": "qa"})
+    assert bare.aws == {"eventStore": "event-store"}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_committed_stack_validates_against_the_model(stack):
     values = copy.deepcopy(load_stack(stack).values)

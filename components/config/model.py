@@ -35,6 +35,9 @@ from components.config.coercions import (
     whole_number,
 )
 
+AWS_REGION = "us-east-1"
+"""Fixed in the services' code; the derived topic and queue names are in it."""
+
 DEFAULT_REGISTRY = "docker.io/adisakshya"
 """Where the published images live (`{registry}/{service}:{version}-{prefix}`)."""
 
@@ -466,3 +469,29 @@ class StackSettings(_Model):
         description="Secret variables per service, each set with "
         "`pulumi config set --secret --path 'secrets.<service>.<VAR>'`.",
     )
+
+    @property
+    def aws(self) -> dict[str, str]:
+        """The AWS resources the services use (`catalog.AWS_VARIABLES` keys): each one the stack
+        gives, else the one the account derives (the descriptions above say how)."""
+        raw = self.external_services
+        derived = {}
+        if raw.aws_account_id:
+            queue = f"https://sqs.{AWS_REGION}.amazonaws.com/{raw.aws_account_id}"
+            derived = {
+                "eventTopicArn": f"arn:aws:sns:{AWS_REGION}:{raw.aws_account_id}:"
+                f"{self.prefix}-event-topic",
+                "eventQueueUrl": f"{queue}/{self.prefix}-event-queue",
+                "notificationQueueUrl": f"{queue}/{self.prefix}-notification-queue",
+            }
+        given = {
+            "eventTopicArn": raw.event_topic_arn,
+            "eventQueueUrl": raw.event_queue_url,
+            "notificationQueueUrl": raw.notification_queue_url,
+        }
+        aws = {"eventStore": raw.event_store}
+        for name, value in given.items():
+            chosen = value or derived.get(name)
+            if chosen:
+                aws[name] = chosen
+        return aws

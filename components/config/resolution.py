@@ -26,8 +26,6 @@ from components.catalog import AWS_STATIC_CREDENTIALS, AWS_VARIABLES, ServiceSpe
 from components.config.model import Service, StackSettings
 from components.config.stack_file import SECRET_PLACEHOLDER
 
-AWS_REGION = "us-east-1"  # fixed in the services' code
-
 
 @dataclass(frozen=True)
 class Loaded:
@@ -113,33 +111,13 @@ def limit_range(model: StackSettings) -> dict[str, dict[str, str]]:
 
 def _external(model: StackSettings, catalog: Mapping[str, ServiceSpec]) -> _External:
     raw = model.external_services
-    prefix = model.prefix
     databases = {spec.database for spec in catalog.values()}
     hosts = {}
     for database in sorted(databases):
         host = raw.database_hosts.get(database, raw.database_host)
         if host:
             hosts[database] = host
-    aws: dict[str, str] = {"eventStore": raw.event_store}
-    account = raw.aws_account_id
-    derived = {}
-    if account:
-        queue = f"https://sqs.{AWS_REGION}.amazonaws.com/{account}"
-        derived = {
-            "eventTopicArn": f"arn:aws:sns:{AWS_REGION}:{account}:{prefix}-event-topic",
-            "eventQueueUrl": f"{queue}/{prefix}-event-queue",
-            "notificationQueueUrl": f"{queue}/{prefix}-notification-queue",
-        }
-    given = {
-        "eventTopicArn": raw.event_topic_arn,
-        "eventQueueUrl": raw.event_queue_url,
-        "notificationQueueUrl": raw.notification_queue_url,
-    }
-    for name, value in given.items():
-        chosen = value or derived.get(name)
-        if chosen:
-            aws[name] = chosen
-    return _External(database_hosts=hosts, aws=aws)
+    return _External(database_hosts=hosts, aws=model.aws)
 
 
 def _derived_env(spec: ServiceSpec, prefix: str, external: _External) -> dict[str, str]:
