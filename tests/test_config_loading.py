@@ -72,6 +72,30 @@ def test_the_validated_config_is_a_read_only_value():
     assert hash(timing) == hash(ProbeTiming.model_validate({"periodSeconds": 5}))
 
 
+def test_a_null_leaves_the_default_where_the_default_once_lived_in_the_loader():
+    # `replicas:` with no value is YAML's null: as before the defaults moved into the model, it
+    # means "not set", not a value to refuse.
+    values = with_path(
+        dev_values(),
+        "services.event-service",
+        {
+            "replicas": None,
+            "autoscaling": {"maxReplicas": 3},
+            "imagePullPolicy": None,
+            "resources": {"requests": {"cpu": None}, "limits": {"memory": None}},
+        },
+    )
+    values["production"] = None
+    values["protect"] = None
+    loaded = load(values, secret_keys={"secrets"})
+    event = next(s for s in loaded.services if s.name == "event-service")
+    assert event.image_pull_policy == "Always"
+    assert dict(event.resources.requests) == {"cpu": "100m", "memory": "128Mi"}
+    assert dict(event.resources.limits) == {"memory": "256Mi"}
+    assert loaded.environment.production is False and loaded.environment.protect is False
+    assert problem("version", None) == "version: must be a string, not empty"
+
+
 def test_the_model_derives_the_aws_names_from_the_account_unless_given():
     external = {
         "awsAccountId": "123456789012",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -124,6 +125,17 @@ class _Model(BaseModel):
         serialize_by_alias=True,
     )
 
+    NULL_IS_UNSET: ClassVar[tuple[str, ...]] = ()
+    """Keys (as written) whose `null` (`replicas:` with no value) leaves the default, as an
+    absent key does: the keys whose default is declared here but once lived in the loader."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.NULL_IS_UNSET:
+            return {k: v for k, v in data.items() if v is not None or k not in cls.NULL_IS_UNSET}
+        return data
+
 
 # ---- per service --------------------------------------------------------------------------
 
@@ -193,12 +205,16 @@ class CpuMemory(_Model):
 
 
 class Requests(CpuMemory):
+    NULL_IS_UNSET = ("cpu", "memory")
+
     cpu: Quantity = Field("100m", description="CPU, e.g. `100m` or `1`.")
     memory: Memory = Field("128Mi", description="Memory, e.g. `128Mi`.")
 
 
 class Limits(CpuMemory):
     """No CPU limit by default: throttling hurts Node's latency more than sharing idle CPU costs."""
+
+    NULL_IS_UNSET = ("memory",)
 
     memory: Memory = Field("256Mi", description="Memory, e.g. `128Mi`.")
 
@@ -224,6 +240,8 @@ class Autoscaling(_Model):
 
 class Service(_Model):
     """One catalog service as this environment runs it: `services.<service>`."""
+
+    NULL_IS_UNSET = ("replicas", "imagePullPolicy")
 
     replicas: Count = Field(1, description="Pod count; not together with `autoscaling`.")
     env: dict[VariableName, VariableValue] = Field(
@@ -408,6 +426,8 @@ class Cluster(_Model):
 
 class StackSettings(_Model):
     """Everything one stack (one environment) sets: the `notification-delivery:` keys."""
+
+    NULL_IS_UNSET = ("production", "protect")
 
     environment: DnsLabel = Field(
         description="The environment's name and its namespace (required)."
