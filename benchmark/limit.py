@@ -16,8 +16,8 @@ and from the render only in what they load and do:
   the least any program registering these objects can cost, the physical limit for the render.
 - `pydantic`: the `import` floor plus importing pydantic (v2), defining twelve small models
   shaped like a stack config and validating one document: what a pydantic config layer would add
-  to any run, on top of floor 1. Informational: the render runs the model's compiled validator
-  and imports no pydantic (docs/benchmark.md).
+  to any run, on top of floor 1. Informational: the render validates with the config model,
+  so it pays this too (docs/benchmark.md).
 
 Exit codes: 0 done; 2 bad arguments.
 """

@@ -120,14 +120,14 @@ def program(
     """
 
     def run() -> None:
-        settings = load(
+        loaded = load(
             values,
             secret_keys=secret_keys,
             catalog=catalog,
             stand_in_secrets=stand_in_secrets,
             offline=offline,
-        ).settings
-        for key, value in stack_outputs(deploy(settings)).items():
+        )
+        for key, value in stack_outputs(deploy(loaded)).items():
             pulumi.export(key, value)
 
     return run

@@ -30,16 +30,6 @@ def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
 
-@dataclass(frozen=True)
-class ResourceDefaults:
-    """Container resources; a memory limit but no CPU limit (CPU throttling hurts Node's latency
-    more than sharing idle CPU costs)."""
-
-    cpu_request: str = "100m"
-    memory_request: str = "128Mi"
-    memory_limit: str = "256Mi"
-
-
 # AWS resources a service may use, and the variable through which its code reads each.
 AWS_VARIABLES = {
     "eventTopicArn": "EVENT_TOPIC_ARN",
@@ -65,7 +55,6 @@ class ServiceSpec:
         env: default values of its non-secret variables, overridable per environment.
         required_env: variables that must have a non-empty value once stack config is applied.
         required_secrets: secrets the service cannot start without.
-        resources: default requests and limits.
     """
 
     name: str
@@ -79,7 +68,6 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     required_env: tuple[str, ...] = ()
     required_secrets: tuple[str, ...] = ()
-    resources: ResourceDefaults = field(default_factory=ResourceDefaults)
 
 
 CONTAINER_PORT = 8080

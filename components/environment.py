@@ -2,61 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import labels, naming
+from components.args import EnvironmentArgs
 from components.network import POSTGRES_PORT, network_policies
-from components.settings import EnvironmentSettings, Network
 
 if TYPE_CHECKING:
     from pulumi_kubernetes.core.v1 import LimitRangeItemArgsDict
     from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
-
-
-@dataclass(frozen=True)
-class EnvironmentArgs:
-    """What the `Environment` needs, and nothing of the services (not their secrets).
-
-    Attributes:
-        environment: the environment's name, which is also its namespace's.
-        prefix: the prefix of every other object's name (`prod`).
-        production: the policy pack's production rules apply (the namespace's tier label).
-        protect: the namespace survives `pulumi destroy` and renames.
-        allowed_service_types: Service types its services may use (read by the policy pack).
-        quota: the namespace's ResourceQuota `hard`.
-        limit_range: `defaultRequest`, `default` and `max` of its container LimitRange.
-        database_hosts: database name to the endpoint its ExternalName Service points at.
-        network: where pods may connect (databases, HTTPS).
-    """
-
-    environment: str
-    prefix: str
-    production: bool
-    protect: bool
-    allowed_service_types: tuple[str, ...]
-    quota: Mapping[str, str]
-    limit_range: Mapping[str, Mapping[str, str]]
-    database_hosts: Mapping[str, str]
-    network: Network
-
-    @classmethod
-    def of(cls, settings: EnvironmentSettings) -> EnvironmentArgs:
-        return cls(
-            environment=settings.environment,
-            prefix=settings.prefix,
-            production=settings.production,
-            protect=settings.protect,
-            allowed_service_types=settings.allowed_service_types,
-            quota=settings.quota,
-            limit_range=settings.limit_range,
-            database_hosts=settings.external.database_hosts,
-            network=settings.network,
-        )
 
 
 _LIMIT_RANGE_FIELDS = {"defaultRequest": "default_request", "default": "default", "max": "max"}
@@ -69,17 +26,6 @@ class Environment(pulumi.ComponentResource):
     LimitRange; one ExternalName Service per database, so pods use stable in-cluster names.
     In a protected environment the namespace survives `pulumi destroy` and renames.
     """
-
-    if TYPE_CHECKING:
-        # For type checkers only: the SDK evaluates a component's class annotations at every
-        # registration (pulumi/_types.py `resource_types`); see components/microservice.py.
-        namespace: k8s.core.v1.Namespace
-        namespace_name: pulumi.Output[str]
-        network_policies: list[k8s.networking.v1.NetworkPolicy]
-        quota: k8s.core.v1.ResourceQuota
-        limit_range: k8s.core.v1.LimitRange
-        databases: dict[str, k8s.core.v1.Service]
-        """Database name to its ExternalName Service."""
 
     def __init__(
         self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,7 +46,7 @@ class Environment(pulumi.ComponentResource):
                 retain_on_delete=args.protect,
             ),
         )
-        self.namespace_name = naming.name_of(self.namespace)
+        self.namespace_name: pulumi.Output[str] = naming.name_of(self.namespace)
         child = pulumi.ResourceOptions(parent=self)
         common = labels.environment_labels(args.prefix)
 
@@ -126,7 +72,8 @@ class Environment(pulumi.ComponentResource):
             spec={"limits": [limits]},
             opts=child,
         )
-        self.databases = {}
+        self.databases: dict[str, k8s.core.v1.Service] = {}
+        """Database name to its ExternalName Service."""
         for database, host in args.database_hosts.items():
             name = naming.database_service(args.prefix, database)
             self.databases[database] = k8s.core.v1.Service(

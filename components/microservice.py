@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import labels, naming, pod
-from components.settings import (
-    EnvironmentSettings,
-    Ingress,
-    Network,
-    RegistrySettings,
-    Rollout,
-    ServiceSettings,
-)
+from components.args import MicroserviceArgs
 
 if TYPE_CHECKING:
     # Imported by `_image` only when a service is built: no committed stack builds an image, and
-    # importing pulumi_docker costs about a quarter of the SDK's own import time.
+    # importing pulumi_docker takes 80-140 ms of CPU on a loaded 2-core machine (measured with
+    # pulumi and pulumi_kubernetes already imported), every `pulumi up` that would not use it.
     import pulumi_docker as docker
     from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
     from pulumi_kubernetes.core.v1 import (
@@ -38,50 +31,6 @@ SERVICE_PORT = 80
 """The port other pods and the ingress use; the Service maps it to the container's port."""
 
 
-@dataclass(frozen=True)
-class MicroserviceArgs:
-    """What one `Microservice` needs, and nothing of the other services (not their secrets).
-
-    Attributes:
-        service: the service's settings in this environment (catalog entry plus stack config).
-        namespace: the namespace's name, as an output so that the namespace is created first.
-        prefix: the environment's name prefix (`prod`).
-        version: the release; the published image's tag is `{version}-{prefix}`.
-        registry: where published images live and built ones are pushed.
-        rollout: rollout timing and whether `pulumi up` waits for it.
-        network: who may reach the service (the ingress controller's namespace, node ports).
-        ingress: the environment's Ingress settings (host, class, TLS).
-    """
-
-    service: ServiceSettings
-    namespace: pulumi.Input[str]
-    prefix: str
-    version: str
-    registry: RegistrySettings
-    rollout: Rollout
-    network: Network
-    ingress: Ingress
-
-    @classmethod
-    def of(
-        cls,
-        settings: EnvironmentSettings,
-        service: ServiceSettings,
-        namespace: pulumi.Input[str],
-    ) -> MicroserviceArgs:
-        """The part of an environment's settings that `service` needs."""
-        return cls(
-            service=service,
-            namespace=namespace,
-            prefix=settings.prefix,
-            version=settings.version,
-            registry=settings.registry,
-            rollout=settings.rollout,
-            network=settings.network,
-            ingress=settings.ingress,
-        )
-
-
 class Microservice(pulumi.ComponentResource):
     """Everything one service needs in one environment.
 
@@ -92,76 +41,51 @@ class Microservice(pulumi.ComponentResource):
     Secret a suffix Pulumi chooses) inside the environment's namespace.
     """
 
-    if TYPE_CHECKING:
-        # For type checkers only. At run time the SDK evaluates a component's class annotations
-        # at every registration (pulumi/_types.py `resource_types`, from `resolve_outputs`),
-        # which would import pulumi_docker and Kubernetes type modules the stack may never use.
-        settings: ServiceSettings
-        """The checked settings this instance was built from."""
-        image: docker.Image | None
-        """The image built from source, or None when the published image is deployed."""
-        service_account: k8s.core.v1.ServiceAccount
-        config_map: k8s.core.v1.ConfigMap
-        secret: k8s.core.v1.Secret | None
-        deployment: k8s.apps.v1.Deployment
-        service: k8s.core.v1.Service | None
-        ingress_policy: k8s.networking.v1.NetworkPolicy | None
-        ingress: k8s.networking.v1.Ingress | None
-        disruption_budget: k8s.policy.v1.PodDisruptionBudget | None
-        autoscaler: k8s.autoscaling.v2.HorizontalPodAutoscaler | None
-
-        image_ref: pulumi.Output[str]
-        """The image reference the pods run (a digest when this program built the image)."""
-        deployment_name: pulumi.Output[str]
-        config_map_name: pulumi.Output[str]
-        secret_name: pulumi.Output[str] | None
-        service_name: pulumi.Output[str] | None
-        service_dns: pulumi.Output[str] | None
-        """The Service's in-cluster DNS name, `{name}.{namespace}.svc.cluster.local`."""
-
     def __init__(
         self, name: str, args: MicroserviceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("notification-delivery:index:Microservice", name, None, opts)
-        svc = args.service
-        self._args = args
-        self.settings = svc
-        self._instance = naming.instance(args.prefix, svc.name)
-        self._labels = labels.recommended_labels(svc.name, self._instance)
-        self._release_labels = labels.recommended_labels(svc.name, self._instance, args.version)
-        self._selector = labels.selector_labels(svc.name, self._instance)
+        self.args = args
+        """What this instance was built from."""
+        self._instance = naming.instance(args.prefix, args.name)
+        self._labels = labels.recommended_labels(args.name, self._instance)
+        self._release_labels = labels.recommended_labels(args.name, self._instance, args.version)
+        self._selector = labels.selector_labels(args.name, self._instance)
         child = pulumi.ResourceOptions(parent=self)
 
+        self.image: docker.Image | None
+        """The image built from source, or None when the published image is deployed."""
+        self.image_ref: pulumi.Output[str]
+        """The image reference the pods run (a digest when this program built the image)."""
         self.image, self.image_ref = self._image(child)
         self.service_account = self._service_account(child)
         self.config_map = self._config_map(child)
         self.secret = self._secret(child)
         self.deployment = self._deployment(child)
-        self.service = self._service(child) if svc.spec.http else None
-        self.ingress_policy = self._ingress_policy(child) if svc.spec.http else None
+        self.service = self._service(child) if args.spec.http else None
+        self.ingress_policy = self._ingress_policy(child) if args.spec.http else None
         self.ingress = (
             self._ingress(self.service, child)
-            if self.service is not None and args.ingress.enabled and svc.ingress_path
+            if self.service is not None and args.ingress.enabled and args.ingress_path
             else None
         )
-        self.disruption_budget = self._disruption_budget(child) if svc.min_replicas > 1 else None
-        self.autoscaler = self._autoscaler(child) if svc.autoscaling else None
+        self.disruption_budget = self._disruption_budget(child) if args.min_replicas > 1 else None
+        self.autoscaler = self._autoscaler(child) if args.autoscaling else None
 
         # The names the program sets are exported as it sets them; only the name the provider
-        # chooses (the Secret's) is read back, an Output the SDK awaits at every run (about a
-        # tenth of the program's cost per service, docs/benchmark.md).
+        # chooses (the Secret's) is read back (tests/test_deploy.py holds them to the objects').
         self.deployment_name = pulumi.Output.from_input(self._instance)
         self.config_map_name = pulumi.Output.from_input(self._config_map_name)
         self.secret_name = naming.name_of(self.secret) if self.secret else None
+        self.service_name: pulumi.Output[str] | None = None
+        self.service_dns: pulumi.Output[str] | None = None
+        """The Service's in-cluster DNS name, `{name}.{namespace}.args.cluster.local`."""
         if self.service is not None:
             service_name = pulumi.Output.from_input(self._instance)
             self.service_name = service_name
             self.service_dns = pulumi.Output.all(service_name, args.namespace).apply(
                 lambda parts: naming.service_dns(parts[0], parts[1])
             )
-        else:
-            self.service_name = None
-            self.service_dns = None
 
         self.register_outputs(
             {
@@ -175,7 +99,7 @@ class Microservice(pulumi.ComponentResource):
         )
 
     def _metadata(self, name: str | None = None) -> ObjectMetaArgsDict:
-        meta: ObjectMetaArgsDict = {"namespace": self._args.namespace, "labels": self._labels}
+        meta: ObjectMetaArgsDict = {"namespace": self.args.namespace, "labels": self._labels}
         if name is not None:
             meta["name"] = name
         return meta
@@ -183,11 +107,11 @@ class Microservice(pulumi.ComponentResource):
     def _image(
         self, opts: pulumi.ResourceOptions
     ) -> tuple[docker.Image | None, pulumi.Output[str]]:
-        args, svc = self._args, self._args.service
-        tagged = naming.published_image(args.registry.server, svc.name, args.version, args.prefix)
-        if svc.image:
-            return None, pulumi.Output.from_input(svc.image)
-        if svc.build is None:
+        args = self.args
+        tagged = naming.published_image(args.registry.server, args.name, args.version, args.prefix)
+        if args.image:
+            return None, pulumi.Output.from_input(args.image)
+        if args.build is None:
             return None, pulumi.Output.from_input(tagged)
         import pulumi_docker as docker  # only a build needs it (see the imports above)
 
@@ -202,9 +126,9 @@ class Microservice(pulumi.ComponentResource):
             self._instance,
             image_name=tagged,
             build=docker.DockerBuildArgs(
-                context=svc.build.context,
-                dockerfile=svc.build.dockerfile,
-                platform=svc.build.platform,
+                context=args.build.context,
+                dockerfile=args.build.dockerfile,
+                platform=args.build.platform,
             ),
             registry=registry,
             opts=opts,
@@ -214,8 +138,8 @@ class Microservice(pulumi.ComponentResource):
         return image, image.repo_digest
 
     def _config_map(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
-        data = dict(sorted(self._args.service.env.items()))
-        self._config_map_name = naming.config_map(self._args.prefix, self.settings.name, data)
+        data = dict(sorted(self.args.env.items()))
+        self._config_map_name = naming.config_map(self.args.prefix, self.args.name, data)
         return k8s.core.v1.ConfigMap(
             self._instance,
             metadata=self._metadata(self._config_map_name),
@@ -225,7 +149,7 @@ class Microservice(pulumi.ComponentResource):
         )
 
     def _secret(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret | None:
-        secrets = self._args.service.secrets
+        secrets = self.args.secrets
         if not secrets:
             return None
         # No explicit name: Pulumi names it `{prefix}-{service}-<random>` and picks a new name
@@ -245,7 +169,7 @@ class Microservice(pulumi.ComponentResource):
 
     def _service_account(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
         meta = self._metadata(self._instance)
-        role = self._args.service.iam_role_arn
+        role = self.args.iam_role_arn
         if role:
             # IRSA: EKS injects credentials for this role; no static AWS keys needed.
             meta["annotations"] = {labels.IRSA_ROLE_ANNOTATION: role}
@@ -254,16 +178,16 @@ class Microservice(pulumi.ComponentResource):
         )
 
     def _deployment(self, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
-        svc = self._args.service
-        rollout = self._args.rollout
+        args = self.args
+        rollout = args.rollout
         env_from: list[EnvFromSourceArgsDict] = [
             {"config_map_ref": {"name": naming.name_of(self.config_map)}}
         ]
         if self.secret is not None:
             env_from.append({"secret_ref": {"name": naming.name_of(self.secret)}})
-        pinned = self.image is not None or "@sha256:" in (svc.image or "")
-        pull_policy = svc.image_pull_policy or ("IfNotPresent" if pinned else "Always")
-        main = pod.container(svc, image=self.image_ref, pull_policy=pull_policy, env_from=env_from)
+        main = pod.container(
+            args, image=self.image_ref, pull_policy=args.image_pull_policy, env_from=env_from
+        )
         spec: DeploymentSpecArgsDict = {
             "selector": {"match_labels": self._selector},
             "revision_history_limit": 5,
@@ -277,7 +201,7 @@ class Microservice(pulumi.ComponentResource):
             "template": {
                 "metadata": {"labels": self._release_labels},
                 "spec": pod.pod_spec(
-                    svc,
+                    args,
                     selector=self._selector,
                     service_account=naming.name_of(self.service_account),
                     main_container=main,
@@ -292,8 +216,8 @@ class Microservice(pulumi.ComponentResource):
             annotations[labels.SKIP_AWAIT_ANNOTATION] = "true"
         # Who owns `spec.replicas` under server-side apply decides whether a switch between a
         # fixed count and an autoscaler loses pods (docs/engine.md, "Autoscaling transitions").
-        if svc.autoscaling is None:
-            spec["replicas"] = svc.replicas
+        if args.autoscaling is None:
+            spec["replicas"] = args.replicas
             # A fixed count is the program's alone. After autoscaling, the autoscaler's controller
             # (kube-controller-manager) owns the field; without force every apply of a changed
             # count would fail with a field conflict, so the program takes the field back.
@@ -320,7 +244,7 @@ class Microservice(pulumi.ComponentResource):
     def _autoscaler(
         self, opts: pulumi.ResourceOptions
     ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
-        scaling = self._args.service.autoscaling
+        scaling = self.args.autoscaling
         assert scaling is not None
         return k8s.autoscaling.v2.HorizontalPodAutoscaler(
             self._instance,
@@ -351,7 +275,7 @@ class Microservice(pulumi.ComponentResource):
 
     def _ingress_policy(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
         """Let the ingress controller's namespace reach this service's pods, nothing else."""
-        network = self._args.network
+        network = self.args.network
         sources: list[NetworkPolicyPeerArgsDict] = [
             {
                 "namespace_selector": {
@@ -363,7 +287,7 @@ class Microservice(pulumi.ComponentResource):
         for cidr in network.ingress_cidrs:
             peer: NetworkPolicyPeerArgsDict = {"ip_block": {"cidr": cidr}}
             sources.append(peer)
-        name = naming.ingress_policy(self._args.prefix, self.settings.name)
+        name = naming.ingress_policy(self.args.prefix, self.args.name)
         return k8s.networking.v1.NetworkPolicy(
             name,
             metadata=self._metadata(name),
@@ -383,8 +307,8 @@ class Microservice(pulumi.ComponentResource):
     def _ingress(
         self, service: k8s.core.v1.Service, opts: pulumi.ResourceOptions
     ) -> k8s.networking.v1.Ingress:
-        ingress = self._args.ingress
-        prefix = self._args.service.ingress_path
+        ingress = self.args.ingress
+        prefix = self.args.ingress_path
         assert ingress.host and prefix  # __init__ makes an Ingress only when both are set
         path: HTTPIngressPathArgsDict = {
             "path": prefix,
@@ -411,13 +335,13 @@ class Microservice(pulumi.ComponentResource):
             "target_port": "http",
             "protocol": "TCP",
         }
-        if self._args.service.node_port is not None:
-            port["node_port"] = self._args.service.node_port
+        if self.args.node_port is not None:
+            port["node_port"] = self.args.node_port
         return k8s.core.v1.Service(
             self._instance,
             metadata=self._metadata(self._instance),
             spec={
-                "type": self._args.service.service_type,
+                "type": self.args.service_type,
                 "selector": self._selector,
                 "ports": [port],
             },

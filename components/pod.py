@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
-from components.settings import ProbeTiming, ServiceSettings
+from components.args import MicroserviceArgs
+from components.config.model import ProbeTiming
 
 if TYPE_CHECKING:
     from pulumi_kubernetes.core.v1 import (
@@ -31,7 +32,7 @@ RUN_AS_USER = 10001
 TMP_SIZE_LIMIT = "64Mi"
 
 
-def _probe(service: ServiceSettings, timing: ProbeTiming) -> ProbeArgsDict:
+def _probe(service: MicroserviceArgs, timing: ProbeTiming) -> ProbeArgsDict:
     probes = service.probes
     probe: ProbeArgsDict = {
         "initial_delay_seconds": timing.initial_delay_seconds,
@@ -70,7 +71,7 @@ def pod_security_context() -> PodSecurityContextArgsDict:
 
 
 def container(
-    service: ServiceSettings,
+    service: MicroserviceArgs,
     *,
     image: pulumi.Input[str],
     pull_policy: str,
@@ -98,7 +99,7 @@ def container(
 
 
 def pod_spec(
-    service: ServiceSettings,
+    service: MicroserviceArgs,
     *,
     selector: dict[str, str],
     service_account: pulumi.Input[str],

@@ -2,7 +2,8 @@
 
 Under `pulumi up`/`preview` the program builds one large heap of SDK objects and ends. The
 cyclic garbage collector walks that heap again and again while the program registers, for
-garbage that dies with the process anyway (docs/benchmark.md has the numbers). Teardown cannot be
+garbage that dies with the process anyway: 130-150 ms of CPU for the dev stack's registrations,
+measured with `gc.callbacks` under the mock runtime on 2 loaded cores. Teardown cannot be
 skipped here: the language host's runner (pulumi/pulumi sdk/python/cmd/
 pulumi-language-python-exec) waits for the registrations after the program returns and then picks
 the exit code, so the program must not end the process itself.

@@ -9,7 +9,12 @@ import pytest
 
 from components.catalog import CATALOG
 from tools.harness import ProgramRun, ProviderMocks, run_program
-from tools.stack_config import StackConfig, load_stack
+from tools.stack_config import ROOT, StackConfig, load_stack
+
+STACKS_HERE = ", ".join(
+    sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+)
+"""The stack files in the checkout, as a missing stack's message lists them."""
 
 
 def secret_value(service: str, name: str) -> str:

@@ -11,7 +11,7 @@ import yaml
 
 from tests.test_diagram import PARSER, _parser_or_skip
 from tools.change_diagram import change_diagram, change_graph, details_block
-from tools.changes import compare, load_render, main, to_markdown
+from tools.changes import compare, load_render, main, rolled, to_markdown
 from tools.diagram import node_id
 from tools.render import render, write
 from tools.stack_config import StackConfig, load_stack
@@ -51,7 +51,8 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> Render:
 
 
 def classes(base: Render, head: Render) -> dict[str, str | None]:
-    graph = change_graph(base, head, compare(base, head))
+    changes = compare(base, head)
+    graph = change_graph(base, head, changes, rolled(changes))
     assert graph is not None
     return {node: item.css_class for node, item in graph.nodes.items()}
 
@@ -83,12 +84,12 @@ def test_deleted_objects_are_drawn_from_the_base(base, fixed):
 
 
 def test_no_change_no_picture(base):
-    assert change_diagram(base, base, compare(base, base)) is None
+    assert change_diagram(base, base, compare(base, base), set()) is None
 
 
 def test_the_markdown_carries_it_collapsed_after_what_rolls(base, variable):
     changes = compare(base, variable)
-    mermaid = change_diagram(base, variable, changes)
+    mermaid = change_diagram(base, variable, changes, rolled(changes))
     assert mermaid is not None
     text = to_markdown(changes, diagram=details_block(mermaid))
     assert text.index("#### What rolls") < text.index("<details>") < text.index("#### Every")
@@ -114,7 +115,8 @@ def test_mermaid_parses_the_change_diagrams(base, variable, scaled, fixed, tmp_p
     node = _parser_or_skip()
     files = []
     for name, head in (("variable", variable), ("scaled", scaled), ("fixed", fixed)):
-        mermaid = change_diagram(base, head, compare(base, head))
+        changes = compare(base, head)
+        mermaid = change_diagram(base, head, changes, rolled(changes))
         assert mermaid is not None
         path = tmp_path / f"{name}.mmd"
         path.write_text(mermaid)

@@ -176,6 +176,116 @@ def test_stack_file_that_is_not_yaml(tmp_path: Path):
     assert str(error.value).startswith("Pulumi.broken.yaml: not valid YAML (line 3, column 1)")
 
 
+DEV_HEAD = (
+    "config:\n  notification-delivery:environment: development\n"
+    "  notification-delivery:prefix: dev\n"
+)
+
+
+def _stack_error(tmp_path: Path, stack_text: str) -> str:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.strict.yaml").write_text(stack_text)
+    with pytest.raises(StackFileError) as error:
+        load_stack("strict", root=tmp_path)
+    text = str(error.value)
+    assert "\n" not in text
+    return text
+
+
+def test_a_key_given_twice_is_refused_as_the_cli_refuses_it(tmp_path: Path):
+    text = DEV_HEAD + "  notification-delivery:prefix: prod\n"
+    assert _stack_error(tmp_path, text) == (
+        "Pulumi.strict.yaml: line 4: config.notification-delivery:prefix is given twice "
+        "(first on line 3); keep one"
+    )
+    nested = DEV_HEAD + (
+        "  notification-delivery:services:\n    event-service:\n"
+        "      replicas: 1\n      replicas: 2\n"
+    )
+    assert _stack_error(tmp_path, nested) == (
+        "Pulumi.strict.yaml: line 7: config.notification-delivery:services.event-service."
+        "replicas is given twice (first on line 6); keep one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            "  notification-delivery:version: 1.10\n",
+            "line 4: config.notification-delivery:version: 1.10 reads as the number 1.1; "
+            'quote it ("1.10") to keep what you wrote',
+        ),
+        (
+            "  notification-delivery:services:\n    event-service:\n      env:\n"
+            "        FEATURE_X: yes\n",
+            "line 7: config.notification-delivery:services.event-service.env.FEATURE_X: yes "
+            'reads as the boolean true; quote it ("yes") to keep what you wrote',
+        ),
+        (
+            "  notification-delivery:services:\n    event-service:\n      replicas: 010\n",
+            "line 6: config.notification-delivery:services.event-service.replicas: 010 reads "
+            'as the number 8; quote it ("010") to keep what you wrote',
+        ),
+    ],
+    ids=["version-1.10", "env-yes", "octal"],
+)
+def test_a_scalar_yaml_would_retype_must_be_quoted(tmp_path: Path, entry: str, expected: str):
+    assert _stack_error(tmp_path, DEV_HEAD + entry) == f"Pulumi.strict.yaml: {expected}"
+
+
+def test_numbers_and_booleans_that_read_back_as_written_stay_allowed(tmp_path: Path):
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.fine.yaml").write_text(
+        DEV_HEAD + "  notification-delivery:production: True\n"
+        "  notification-delivery:services:\n    event-service:\n      replicas: 2\n"
+        '      env:\n        RETRIES: 3\n        VERBOSE: true\n        FEATURE_X: "yes"\n'
+    )
+    values = load_stack("fine", root=tmp_path).values
+    assert values["production"] is True
+    assert values["services"]["event-service"]["env"] == {
+        "RETRIES": 3,
+        "VERBOSE": True,
+        "FEATURE_X": "yes",
+    }
+
+
+def test_a_misspelt_project_namespace_is_named(tmp_path: Path):
+    text = (
+        (ROOT / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("notification-delivery:prefix:", "notification-delivry:prefix:")
+    )
+    result = _render_cli(tmp_path, text)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: invalid stack config: notification-delivry:prefix: unknown namespace; did you "
+        "mean 'notification-delivery:prefix'? (the keys of this program are "
+        "`notification-delivery:<key>`); prefix: is required; set it with "
+        "`pulumi config set prefix <value>`\n"
+    )
+
+
+def test_a_misspelt_top_level_key_of_the_stack_file_is_named(tmp_path: Path):
+    assert _stack_error(tmp_path, DEV_HEAD.replace("config:", "configs:")) == (
+        "Pulumi.strict.yaml: configs: unknown key; did you mean 'config'? (allowed: config, "
+        "secretsprovider, encryptedkey, encryptionsalt, environment)"
+    )
+
+
+def test_a_plain_text_secret_in_the_stack_file_gets_its_advice_once(tmp_path: Path):
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + (
+        "  notification-delivery:secrets:\n    reminder-service:\n      DB_PASS: plain\n"
+    )
+    result = _render_cli(tmp_path, text)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: invalid stack config: secrets.reminder-service.DB_PASS: is stored in plain text "
+        "in Pulumi.bad.yaml; set it with `pulumi config set --secret --path "
+        "'secrets.reminder-service.DB_PASS' <value>`\n"
+    )
+
+
 def _render_cli(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess:
     project = tmp_path / "project"
     project.mkdir()

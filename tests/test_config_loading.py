@@ -11,11 +11,13 @@ from typing import Any
 
 import jsonschema
 import pulumi
+import pydantic
 import pytest
 import yaml
 
 from components.config import ConfigError, load
 from components.config.errors import PREFIX
+from components.config.model import ProbeTiming, StackSettings
 from tests.conftest import CountingMocks, all_secrets
 from tools import config_reference
 from tools.harness import run_program
@@ -54,6 +56,70 @@ def problem(path: str, value: Any) -> str:
     found = problems(with_path(dev_values(), path, value))
     assert len(found) == 1, found
     return found[0]
+
+
+# ---- the model ---------------------------------------------------------------------------
+
+
+def test_the_validated_config_is_a_read_only_value():
+    settings = StackSettings.model_validate({"environment": "dev", "prefix": "dev"})
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        settings.prefix = "prod"  # type: ignore[misc]
+    assert settings == StackSettings.model_validate({"prefix": "dev", "environment": "dev"})
+    assert settings != StackSettings.model_validate({"environment": "dev", "prefix": "qa"})
+    assert sorted(settings.model_fields_set) == ["environment", "prefix"]
+    timing = ProbeTiming.model_validate({"periodSeconds": 5})
+    assert hash(timing) == hash(ProbeTiming.model_validate({"periodSeconds": 5}))
+
+
+def test_a_null_leaves_the_default_where_the_default_once_lived_in_the_loader():
+    # `replicas:` with no value is YAML's null: as before the defaults moved into the model, it
+    # means "not set", not a value to refuse.
+    values = with_path(
+        dev_values(),
+        "services.event-service",
+        {
+            "replicas": None,
+            "autoscaling": {"maxReplicas": 3},
+            "imagePullPolicy": None,
+            "resources": {"requests": {"cpu": None}, "limits": {"memory": None}},
+        },
+    )
+    values["production"] = None
+    values["protect"] = None
+    loaded = load(values, secret_keys={"secrets"})
+    event = next(s for s in loaded.services if s.name == "event-service")
+    assert event.image_pull_policy == "Always"
+    assert dict(event.resources.requests) == {"cpu": "100m", "memory": "128Mi"}
+    assert dict(event.resources.limits) == {"memory": "256Mi"}
+    assert loaded.environment.production is False and loaded.environment.protect is False
+    assert problem("version", None) == "version: must be a string, not empty"
+
+
+def test_the_model_derives_the_aws_names_from_the_account_unless_given():
+    external = {
+        "awsAccountId": "123456789012",
+        "eventQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/given",
+    }
+    model = StackSettings.model_validate(
+        {"environment": "dev", "prefix": "qa", "externalServices": external}
+    )
+    assert model.aws == {
+        "eventStore": "event-store",
+        "eventTopicArn": "arn:aws:sns:us-east-1:123456789012:qa-event-topic",
+        "eventQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/given",
+        "notificationQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/"
+        "qa-notification-queue",
+    }
+    bare = StackSettings.model_validate({"environment": "dev", "prefix": "qa"})
+    assert bare.aws == {"eventStore": "event-store"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_committed_stack_validates_against_the_model(stack):
+    values = copy.deepcopy(load_stack(stack).values)
+    values["secrets"] = all_secrets()
+    assert isinstance(StackSettings.model_validate(values), StackSettings)
 
 
 # ---- unknown keys, did you mean ----------------------------------------------------------
@@ -123,10 +189,10 @@ def test_values_the_cli_stores_as_strings_still_work():
     values = with_path(dev_values(), "services.event-service.replicas", "3")
     values["production"] = "false"
     values = with_path(values, "rollout.skipAwait", "true")
-    settings = load(values, secret_keys={"secrets"}).settings
-    event = next(s for s in settings.services if s.name == "event-service")
+    loaded = load(values, secret_keys={"secrets"})
+    event = next(s for s in loaded.services if s.name == "event-service")
     assert event.replicas == 3
-    assert settings.production is False and settings.rollout.skip_await is True
+    assert loaded.environment.production is False and event.rollout.skip_await is True
     assert problem("production", "yes") == "production: must be true or false, not 'yes'"
 
 
@@ -281,7 +347,7 @@ def test_a_build_context_must_exist(tmp_path: Path):
         "build.dockerfile"
     ]
     (tmp_path / "src" / "Dockerfile").write_text("FROM scratch\n")
-    assert load(values, secret_keys={"secrets"}, project_dir=tmp_path).settings
+    assert load(values, secret_keys={"secrets"}, project_dir=tmp_path).services
 
 
 def test_the_prefix_must_leave_room_for_every_name():
@@ -341,7 +407,7 @@ def test_stand_ins_are_an_option_of_the_loader_not_a_mutation():
         "AWS_SECRET_ACCESS_KEY",
         "FCM_PROJECT_CONFIG",
     )
-    secret = next(s for s in loaded.settings.services if s.name == "event-service").secrets
+    secret = next(s for s in loaded.services if s.name == "event-service").secrets
     assert str(secret["DB_PASS"]) == "[secret]"
     # Without the option the same values are refused, naming what is missing.
     assert problems(values)[0].startswith("secrets.reminder-service: missing required secret(s)")
@@ -375,6 +441,21 @@ def test_up_refuses_a_plain_leaf_in_the_stack_file_given_config_as_the_engine_gi
         "secrets.reminder-service.AWS_ACCESS_KEY_ID: is stored in plain text in "
         "Pulumi.dev.yaml; set it with `pulumi config set --secret --path "
         "'secrets.reminder-service.AWS_ACCESS_KEY_ID' <value>`"
+    )
+    assert mocks.created == []
+
+
+def test_up_refuses_a_stack_file_the_cli_would_refuse(tmp_path: Path):
+    # The engine has already parsed the file its own way; the program reads it as strictly.
+    stack_text = (ROOT / "Pulumi.dev.yaml").read_text() + "  notification-delivery:prefix: qa\n"
+    project = _engine_project(tmp_path, stack_text)
+    mocks = CountingMocks()
+    with pytest.raises(pulumi.RunError) as error:
+        config = load_stack("dev").with_secrets(all_secrets())
+        run_program(config, main=project / "__main__.py", mocks=mocks)
+    assert str(error.value).startswith("Pulumi.dev.yaml: line ")
+    assert str(error.value).endswith(
+        "config.notification-delivery:prefix is given twice (first on line 12); keep one"
     )
     assert mocks.created == []
 
@@ -452,3 +533,46 @@ def test_the_reference_lists_every_key_of_the_model():
         "`secrets`",
     ):
         assert key in text
+
+
+def test_the_reference_shows_each_default_the_loader_applies():
+    text = config_reference.DOCS_PATH.read_text()
+    for row in (
+        "| `services.<service>.replicas` | integer | `1` |",
+        "| `services.<service>.resources.requests.cpu` | string | `100m` |",
+        "| `services.<service>.resources.requests.memory` | string | `128Mi` |",
+        "| `services.<service>.resources.limits.memory` | string | `256Mi` |",
+        "| `production` | boolean | derived |",
+    ):
+        assert row in text
+    external = {"databaseHost": "db.example.com", "awsAccountId": "123456789012"}
+    given = {"externalServices": external}
+    bare = load(
+        {"environment": "production", "prefix": "p", **given}, stand_in_secrets=True, offline=True
+    )
+    event = next(s for s in bare.services if s.name == "event-service")
+    assert event.replicas == 1
+    assert dict(event.resources.requests) == {"cpu": "100m", "memory": "128Mi"}
+    assert dict(event.resources.limits) == {"memory": "256Mi"}
+    assert bare.environment.production is True and bare.environment.protect is True
+    other = load({"environment": "qa", "prefix": "q", **given}, stand_in_secrets=True, offline=True)
+    assert other.environment.production is False and other.environment.protect is False
+    assert (
+        "| `services.<service>.imagePullPolicy` | `Always` \\| `IfNotPresent` \\| `Never` | "
+        "derived |" in text
+    )
+    assert event.image_pull_policy == "Always"
+    digest = "nginx@sha256:" + "0" * 64
+    pinned = load(
+        {
+            "environment": "qa",
+            "prefix": "q",
+            **given,
+            "services": {"event-service": {"image": digest}},
+        },
+        stand_in_secrets=True,
+        offline=True,
+    )
+    assert next(s for s in pinned.services if s.name == "event-service").image_pull_policy == (
+        "IfNotPresent"
+    )

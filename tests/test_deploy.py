@@ -1,4 +1,4 @@
-"""The program as a function: `deploy(settings)` with a catalog of the caller's own, and
+"""The program as a function: `deploy(loaded)` with a catalog of the caller's own, and
 component args that carry only what one component needs."""
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from types import MappingProxyType
 
 import pulumi
 
-from components import EnvironmentArgs, MicroserviceArgs, deploy
+from components.args import Sensitive
 from components.catalog import CATALOG
 from components.config import load
-from components.program import stack_outputs
-from components.settings import Sensitive
+from components.program import deploy, stack_outputs
 from tests.conftest import all_secrets, secret_value
 from tools.harness import run_program
 from tools.stack_config import load_stack
@@ -39,8 +38,8 @@ def test_deploy_takes_settings_loaded_against_a_catalog_of_its_own():
     }
 
     def program() -> None:
-        settings = load(values, secret_keys={"secrets"}, catalog=catalog).settings
-        for key, value in stack_outputs(deploy(settings)).items():
+        loaded = load(values, secret_keys={"secrets"}, catalog=catalog)
+        for key, value in stack_outputs(deploy(loaded)).items():
             pulumi.export(key, value)
 
     run = run_program(config, program=program)
@@ -53,14 +52,13 @@ def test_deploy_takes_settings_loaded_against_a_catalog_of_its_own():
 def test_component_args_carry_no_other_services_secrets():
     values = dict(load_stack("dev").values)
     values["secrets"] = all_secrets()
-    settings = load(values, secret_keys={"secrets"}).settings
-    event = next(s for s in settings.services if s.name == "event-service")
-    args = MicroserviceArgs.of(settings, event, "development")
+    loaded = load(values, secret_keys={"secrets"})
+    args = next(s for s in loaded.services if s.name == "event-service")
     reachable = set(_secrets_in(args))
     assert secret_value("event-service", "DB_PASS") in reachable
     for other in ("reminder-service", "notification-service"):
         assert secret_value(other, "DB_PASS") not in reachable
-    assert set(_secrets_in(EnvironmentArgs.of(settings))) == set()
+    assert set(_secrets_in(loaded.environment)) == set()
 
 
 def _secrets_in(value: object) -> Iterator[str]:

@@ -23,7 +23,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from components.conventions import ALLOWED_SERVICE_TYPES_ANNOTATION, INSTANCE_LABEL, TIER_LABEL
 from policy import rules
 from policy.rules import RULES_BY_ID, Violation, check
-from tools.check import check_render, format_violations
+from tools.check import check_render, format_violations, stack_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "policy"
@@ -410,6 +410,18 @@ def test_check_render_and_format() -> None:
     assert line.startswith("[image-pinned] Deployment/prod-api: container 'api' of Deployment")
     assert "\n" not in line
     assert format_violations([]) == ""
+
+
+def test_a_production_availability_line_names_the_stack_key_to_change() -> None:
+    stack = edit(lambda s: s[1]["spec"].update(replicas=1))
+    rendered = {f"{m['kind'].lower()}-{i}.yaml": m for i, m in enumerate(stack)}
+    violations = [v for v in check_render(rendered) if v.rule == "production-availability"]
+    assert violations
+    line = format_violations(violations, stack_keys(rendered)).splitlines()[0]
+    assert line.endswith(
+        "; in the stack file set services.api.replicas to 2 or more, or "
+        "services.api.autoscaling with minReplicas 2 or more"
+    )
 
 
 # --- the CrossGuard pack ---

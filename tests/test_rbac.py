@@ -21,6 +21,7 @@ import pytest
 import yaml
 from celpy.adapter import json_to_cel
 
+from tests.conftest import STACKS_HERE
 from tools import rbac
 from tools.render import Render, render
 from tools.stack_config import ROOT, committed_stacks, load_stack
@@ -562,4 +563,7 @@ def test_command_bad_stack_is_one_line_and_exit_2():
     )
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == "error: Pulumi.no-such-stack.yaml: no such file\n"
+    assert done.stderr == (
+        f"error: Pulumi.no-such-stack.yaml: no such file; the stacks here are {STACKS_HERE} "
+        "(Pulumi.<stack>.yaml)\n"
+    )

@@ -9,8 +9,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components import Microservice, MicroserviceArgs
 from components.config import load
+from components.microservice import Microservice
 from tests.conftest import all_secrets, secret_value, stack_with_secrets
 from tools.harness import ProviderMocks, contains_secret, is_secret, reveal
 from tools.render import render, summary, write
@@ -80,12 +80,10 @@ def mocks() -> None:
 
 @pulumi.runtime.test
 def test_component_keeps_secrets_secret_and_names_plain(mocks):
-    settings = load(stack_with_secrets("dev").values, secret_keys={"secrets"}).settings
-    service = next(s for s in settings.services if s.name == "reminder-service")
-    ms = Microservice(
-        "dev-reminder-service",
-        MicroserviceArgs.of(settings, service, "development"),
-    )
+    loaded = load(stack_with_secrets("dev").values, secret_keys={"secrets"})
+    service = next(s for s in loaded.services if s.name == "reminder-service")
+    assert service.namespace == "development"
+    ms = Microservice("dev-reminder-service", service)
     secret, secret_name = ms.secret, ms.secret_name
     assert secret is not None and secret_name is not None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from components.catalog import CATALOG, CONTAINER_PORT
 from tests.conftest import all_secrets, stack_with_secrets
 from tools.harness import ProgramRun, Registered, reveal, run_program
-from tools.stack_config import ROOT, load_stack
+from tools.stack_config import ROOT, committed_stacks, load_stack
 
 STACKS = {
     # stack: (namespace, prefix, fixed replica count or (min, max) of an autoscaler, per service)
@@ -290,3 +291,21 @@ def test_every_secret_is_delivered_even_one_the_catalog_does_not_list():
         r for r in run.kubernetes() if r.kind == "Secret" and r.name == "dev-event-service"
     )
     assert "SENTRY_DSN" in reveal(secret.inputs)["stringData"]
+
+
+def test_committed_stacks_are_the_ones_git_tracks(tmp_path: Path):
+    # The README's deploy quickstart copies dev to an untracked Pulumi.sandbox.yaml: a private
+    # stack, for which no golden render, diagram page or test may be asked.
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    assert committed_stacks(tmp_path) == ["dev", "prod"]  # not a git checkout: every file
+    git = ["git", "-C", str(tmp_path), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "Pulumi.yaml", "Pulumi.dev.yaml"], check=True)
+    assert committed_stacks(tmp_path) == ["dev"]
+    shutil.copy(ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.sandbox.yaml")
+    assert committed_stacks(tmp_path) == ["dev"]
+    subprocess.run([*git, "add", "Pulumi.prod.yaml"], check=True)
+    assert committed_stacks(tmp_path) == ["dev", "prod"]
+    (tmp_path / "Pulumi.prod.yaml").unlink()  # deleted, not yet staged
+    assert committed_stacks(tmp_path) == ["dev"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import STACKS_HERE
 from tools.render import render
 from tools.takeover import (
     Planned,
@@ -316,4 +317,7 @@ def test_a_failing_kubectl_is_one_line_and_exit_2(capsys) -> None:
 
 def test_a_bad_stack_is_one_line_and_exit_2(capsys) -> None:
     assert main(["nosuchstack"], runner=FakeKubectl([])) == 2
-    assert capsys.readouterr().err == "error: Pulumi.nosuchstack.yaml: no such file\n"
+    assert capsys.readouterr().err == (
+        f"error: Pulumi.nosuchstack.yaml: no such file; the stacks here are {STACKS_HERE} "
+        "(Pulumi.<stack>.yaml)\n"
+    )

@@ -393,8 +393,40 @@ def test_a_quota_too_small_for_the_services_is_refused():
     # prod at full scale: 6+1, 2+1 and 6+1 pods, each requesting 100m.
     assert error_of(config) == PREFIX + (
         "quota.requests.cpu: 1 is below the 1.7 the services need at full scale during a rolling "
-        "update; quota.pods: 10 is below the 17 pods the services need at full scale during a "
-        "rolling update"
+        "update, most of it for services.reminder-service.autoscaling.maxReplicas (6); lower "
+        "that or raise the quota; quota.pods: 10 is below the 17 pods the services need at full "
+        "scale during a rolling update, most of them for "
+        "services.reminder-service.autoscaling.maxReplicas (6); lower that or raise the quota"
+    )
+
+
+def test_a_quota_message_names_the_replicas_and_speaks_the_quotas_unit():
+    config = edited(stack_with_secrets("dev"), "services.event-service.replicas", 500)
+    quota = {"limits.memory": "16Gi", "pods": "50"}
+    assert error_of(edited(config, "quota", quota)) == PREFIX + (
+        "quota.limits.memory: 16Gi is below the 126.25Gi the services need at full scale during "
+        "a rolling update, most of it for services.event-service.replicas (500); lower that or "
+        "raise the quota; quota.pods: 50 is below the 505 pods the services need at full scale "
+        "during a rolling update, most of them for services.event-service.replicas (500); lower "
+        "that or raise the quota"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("services.event-service.resources.limits.memory", "256m"),
+        ("services.event-service.resources.requests.memory", "256m"),
+        ("limitRange.max.memory", "256m"),
+    ],
+)
+def test_memory_in_milli_says_that_m_is_milli(path, value):
+    assert error_of(edited(stack_with_secrets("dev"), path, value)) == PREFIX + (
+        f"{path}: '256m' is 0.256 bytes, as m is milli: write 256Mi for mebibytes"
+    )
+    quota = edited(stack_with_secrets("dev"), "quota", {"limits.memory": value})
+    assert error_of(quota) == PREFIX + (
+        "quota.limits.memory: '256m' is 0.256 bytes, as m is milli: write 256Mi for mebibytes"
     )
 
 

@@ -6,14 +6,16 @@ object coloured by what happens to it (`tools.mermaid.CHANGE_CLASSES`). A Deploy
 roll is marked `rolled`, not `updated`, so a replica change (an update that restarts nothing)
 looks different from a new image or a changed variable. Deleted objects come from the base
 render's diagram.
+
+It knows nothing of how changes are found: `tools.changes` compares the renders, works out
+which pods roll, and hands both over, so the two modules do not import each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
 
-from tools.changes import Change, what_rolls
 from tools.diagram import environment_graph, node_id
 from tools.mermaid import Diagram
 
@@ -25,14 +27,34 @@ LEGEND = (
 )
 
 
-def change_graph(base: Manifests, head: Manifests, changes: Sequence[Change]) -> Diagram | None:
-    """The touched objects and their neighbours, marked; None when nothing changes."""
+class Touched(Protocol):
+    """What the picture needs of one change (`tools.changes.Change` is one)."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def file(self) -> str: ...
+
+
+def change_graph(
+    base: Manifests,
+    head: Manifests,
+    changes: Sequence[Touched],
+    rolled: Collection[tuple[str, str]],
+) -> Diagram | None:
+    """The touched objects and their neighbours, marked; None when nothing changes.
+
+    `rolled`: `(kind, name)` of each workload whose pods roll (`tools.changes.rolled`).
+    """
     if not changes:
         return None
     diagram = environment_graph(head, styled=False)
     deleted = [c for c in changes if c.action == "deleted"]
     before = environment_graph(base, styled=False) if deleted else None
-    rolled = {(note.kind, note.name) for note in what_rolls(changes).rolls}
     touched: set[str] = set()
     for change in changes:
         node = node_id(change.file)
@@ -69,9 +91,14 @@ def _keep_around(diagram: Diagram, touched: set[str]) -> None:
     diagram.edges = [e for e in drawn if e.source in present and e.target in present]
 
 
-def change_diagram(base: Manifests, head: Manifests, changes: Sequence[Change]) -> str | None:
+def change_diagram(
+    base: Manifests,
+    head: Manifests,
+    changes: Sequence[Touched],
+    rolled: Collection[tuple[str, str]],
+) -> str | None:
     """Mermaid source of `change_graph`, or None when nothing changes."""
-    graph = change_graph(base, head, changes)
+    graph = change_graph(base, head, changes, rolled)
     return graph.to_mermaid() if graph is not None else None
 
 

@@ -34,6 +34,7 @@ from typing import Any, Literal, NoReturn
 
 import yaml
 
+from tools.change_diagram import change_diagram, details_block
 from tools.stack_config import SECRET_PLACEHOLDER, mask
 
 MARKER = "<!-- notification-delivery-change-summary -->"
@@ -644,6 +645,11 @@ def what_rolls(changes: Sequence[Change]) -> WhatRolls:
     return WhatRolls(tuple(rolls), tuple(starts), tuple(replaced), tuple(quiet))
 
 
+def rolled(changes: Sequence[Change]) -> set[tuple[str, str]]:
+    """`(kind, name)` of each workload whose pods roll: what the change diagram marks `rolled`."""
+    return {(note.kind, note.name) for note in what_rolls(changes).rolls}
+
+
 def what_rolls_lines(consequences: WhatRolls) -> list[str]:
     """The lead section as text: a heading per group, `none` when empty, one line per object."""
     lines: list[str] = []
@@ -796,10 +802,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     changes = compare(base, head)
     if args.format == "markdown":
-        # Imported here: the diagram module builds on this one.
-        from tools.change_diagram import change_diagram, details_block
-
-        mermaid = change_diagram(base, head, changes)
+        mermaid = change_diagram(base, head, changes, rolled(changes))
         picture = details_block(mermaid) if mermaid else []
         text = to_markdown(changes, title=args.title or "Kubernetes changes", diagram=picture)
         sys.stdout.write(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from components.conventions import NAME_LABEL
 from policy.rules import Violation, check
 
 
@@ -17,6 +18,34 @@ def check_render(manifests: Mapping[str, Mapping[str, Any]]) -> list[Violation]:
     return check(manifests.values())
 
 
-def format_violations(violations: Iterable[Violation]) -> str:
-    """One line per violation: `[rule-id] Kind/name: message`."""
-    return "\n".join(f"[{v.rule}] {v.object}: {v.message}" for v in violations)
+def stack_keys(manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """`Kind/name` of each service's Deployment to its stack key, `services.<service>`."""
+    keys = {}
+    for manifest in manifests.values():
+        if manifest.get("kind") != "Deployment":
+            continue
+        template = manifest.get("spec", {}).get("template", {})
+        service = (template.get("metadata", {}).get("labels") or {}).get(NAME_LABEL)
+        if service:
+            keys[f"Deployment/{manifest['metadata']['name']}"] = f"services.{service}"
+    return keys
+
+
+def format_violations(
+    violations: Iterable[Violation], keys: Mapping[str, str] | None = None
+) -> str:
+    """One line per violation: `[rule-id] Kind/name: message`.
+
+    With `keys` (`stack_keys`), a production-availability line also names the stack key to change.
+    """
+    lines = []
+    for v in violations:
+        line = f"[{v.rule}] {v.object}: {v.message}"
+        key = (keys or {}).get(v.object)
+        if key and v.rule == "production-availability":
+            line += (
+                f"; in the stack file set {key}.replicas to 2 or more, or "
+                f"{key}.autoscaling with minReplicas 2 or more"
+            )
+        lines.append(line)
+    return "\n".join(lines)

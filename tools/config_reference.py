@@ -1,15 +1,14 @@
-"""The stack-file JSON Schema, the config reference and the compiled validator, from the model.
+"""The stack-file JSON Schema and the config reference, from the model.
 
-    python -m tools.config_reference --write   # rewrite all three files
-    python -m tools.config_reference --check   # exit 1 if any is stale (CI, tests)
+    python -m tools.config_reference --write   # rewrite both files
+    python -m tools.config_reference --check   # exit 1 if either is stale (CI, tests)
 
 `schema/stack-config.schema.json` describes a whole `Pulumi.<stack>.yaml`: the project's keys
 under `config:` with the `notification-delivery:` namespace, `secure:` leaves under `secrets`,
 other namespaces' keys (`kubernetes:context`) passed through. `docs/config.md` is the reference
-table of every key with its type, default and description. `components/config/compiled.py` is
-the model's validator as source, which the loader runs without importing pydantic
-(`tools.config_compiler`). All three come from `components.config.model`, so none can drift
-from what the loader accepts.
+table of every key with its type, default and description. Both come from
+`components.config.model`, the model the loader validates with, so neither can drift from what
+the loader accepts.
 
 Exit codes: 0 written or fresh; 1 stale (with --check, one line per stale file); 2 bad usage.
 """
@@ -31,7 +30,6 @@ from pydantic_core import PydanticUndefined
 from components.catalog import CATALOG, ServiceSpec
 from components.config.model import StackSettings, unwrap
 from components.conventions import PROJECT
-from tools import config_compiler
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schema" / "stack-config.schema.json"
@@ -148,6 +146,9 @@ def _type_text(annotation: Any) -> str:
 def _default_text(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
+    if field.default_factory_takes_validated_data:
+        # Derived from other keys; the meaning says from which.
+        return "derived"
     value = field.default
     if value is PydanticUndefined and field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]
@@ -217,17 +218,15 @@ def config_reference() -> str:
         "",
         "## How config is checked",
         "",
-        "`components/config/model.py` declares every key (pydantic). A run does not build the "
-        "model: it validates with the model's own pydantic-core schema, compiled into "
-        "`components/config/compiled.py` by `python -m tools.config_reference --write` (validator "
-        "functions by name, each section a read-only record of the same name and fields). The "
-        "validator, and so every value it takes and every error it reports, is the model's; "
-        "importing pydantic and building the classes, about a tenth of a render, is left out "
-        "(docs/benchmark.md). Under any pydantic-core but the one it was compiled for "
-        "(`requirements.txt` pins pydantic) the loader validates with the model itself. After "
-        "changing the model, run `--write`: CI and the tests fail while the compiled file is "
-        "stale, and `tests/test_config_compiled.py` holds the two to the same results on every "
-        "key.",
+        "`components/config/model.py` declares every key (pydantic v2). The loader validates a "
+        "stack's values with that model (`StackSettings.model_validate`), so every value it "
+        "takes and every error it reports is the model's; `components/config/checks.py` then "
+        "checks what needs several keys or the catalog. A default shown as `derived` follows "
+        "from other keys, as its meaning says. The stack file itself is read as strictly as the "
+        "Pulumi CLI reads it: a key given twice is refused, and so is a plain value YAML would "
+        "turn into another (`version: 1.10` is the number 1.1, `FEATURE_X: yes` the boolean "
+        "true): quote it. After changing the model, run `--write`: CI and the tests fail while "
+        "the schema or this page is stale.",
         "",
     ]
     return "\n".join(lines)
@@ -241,7 +240,6 @@ def expected_files() -> dict[Path, str]:
     return {
         SCHEMA_PATH: schema,
         DOCS_PATH: config_reference(),
-        config_compiler.TARGET: config_compiler.source(),
     }
 
 

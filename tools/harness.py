@@ -275,7 +275,7 @@ def run_program(
 
     `preview=True` runs it as `pulumi preview` does (see the module docstring). `program`, when
     given, runs instead of `main`: a function that registers resources and exports, such as one
-    calling `components.program.deploy` with settings loaded against a catalog of its own.
+    calling `components.program.deploy` with a stack loaded against a catalog of its own.
     """
     mocks = mocks or ProviderMocks()
     monitor = RecordingMonitor(mocks)

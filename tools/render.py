@@ -1,9 +1,10 @@
 """Render an environment's Kubernetes objects offline: `python -m tools.render STACK [--out DIR]`.
 
-Runs the real `__main__.py` under Pulumi's mock runtime with the stack's config and writes every
-Kubernetes object it registers as YAML, one object per file, so that `diff -r` of two renders is a
-review diff. Needs no Pulumi CLI, cluster, Docker or secrets: `secure:` values are never
-decrypted, and every Secret value shows as `[secret]`.
+Runs the program (`components.program.run`, what `__main__.py` runs) offline under Pulumi's mock
+runtime with the stack's config, and writes every Kubernetes object it registers as YAML, one
+object per file, so that `diff -r` of two renders is a review diff. Needs no Pulumi CLI, cluster,
+Docker or secrets: `secure:` values are never decrypted, and every Secret value shows as
+`[secret]`.
 
 A render never deletes what it did not write. It marks its folder with a `.render` file that lists
 the files it wrote; it writes into a folder that does not exist or is empty, and replaces an
@@ -34,7 +35,8 @@ from typing import Any
 
 import pulumi
 
-from components.config import render_session
+from components.config import Loaded
+from components.program import run as run_stack
 from tools.harness import ProgramRun, Registered, reveal, run_program, shutdown
 from tools.manifests import dump, file_name, to_manifest
 from tools.stack_config import (
@@ -61,15 +63,15 @@ class Render:
 def render(stack: str, root: Path = ROOT, config: StackConfig | None = None) -> Render:
     """Run the program for `stack` and collect its manifests (raises on bad input).
 
-    The program loads its config as `pulumi up` would, in a render session: a required secret
-    the stack file lacks reads `[secret]` (a reviewer renders without the secrets; `pulumi up`
-    still refuses to run without them) and is listed in `missing_secrets`.
+    The program loads its config as `pulumi up` would, but offline: a required secret the stack
+    file lacks reads `[secret]` (a reviewer renders without the secrets; `pulumi up` still
+    refuses to run without them) and is listed in `missing_secrets`.
     """
     config = config or load_stack(stack, root)
-    with render_session() as session:
-        run = run_program(config, main=root / "__main__.py")
+    loaded: list[Loaded] = []
+    run = run_program(config, program=lambda: loaded.append(run_stack(root, offline=True)))
     manifests = {file_name(r): to_manifest(r) for r in run.kubernetes()}
-    missing = {k: list(v) for k, v in session.loaded.stand_ins.items()} if session.loaded else {}
+    missing = {k: list(v) for k, v in loaded[0].stand_ins.items()}
     return Render(stack=config, run=run, manifests=manifests, missing_secrets=missing)
 
 
@@ -251,11 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(written, file=report)
     if args.check:
         # Loaded only here: the policy rules are not needed to render.
-        from tools.check import check_render, format_violations
+        from tools.check import check_render, format_violations, stack_keys
 
         violations = check_render(result.manifests)
         if violations:
-            print(format_violations(violations), file=report)
+            print(format_violations(violations, stack_keys(result.manifests)), file=report)
             print(f"policy: {len(violations)} violation(s); see docs/policy.md", file=report)
             return 1
         print("policy: no violations", file=report)

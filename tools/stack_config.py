@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +141,23 @@ def add_project_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def committed_stacks(root: Path = ROOT) -> list[str]:
-    """Every stack with a `Pulumi.<stack>.yaml` in `root`, sorted by name."""
-    files = root.glob("Pulumi.*.yaml")
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in files)
+    """Every stack whose `Pulumi.<stack>.yaml` git tracks in `root`, sorted by name.
+
+    An untracked stack file (a sandbox copied from dev, as the README's deploy quickstart does)
+    is nobody else's environment: no golden render, diagram or test is kept for it. In a folder
+    that is not a git checkout every stack file there counts.
+    """
+    if (root / ".git").exists():
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--", "Pulumi.*.yaml"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        names = [n for n in listed.split("\0") if n and "/" not in n and (root / n).is_file()]
+    else:
+        names = [p.name for p in root.glob("Pulumi.*.yaml")]
+    return sorted(n.removeprefix("Pulumi.").removesuffix(".yaml") for n in names)
 
 
 def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
@@ -151,7 +166,16 @@ def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
     if not isinstance(project_file, Mapping) or not project_file.get("name"):
         raise StackFileError("Pulumi.yaml: must be a mapping with a project `name`")
     project = str(project_file["name"])
-    config = stack_file_config(root / f"Pulumi.{stack}.yaml")
+    stack_path = root / f"Pulumi.{stack}.yaml"
+    if not stack_path.is_file():
+        here = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
+        )
+        listed = ", ".join(here) if here else "none"
+        raise StackFileError(
+            f"{stack_path.name}: no such file; the stacks here are {listed} (Pulumi.<stack>.yaml)"
+        )
+    config = stack_file_config(stack_path)
 
     values = _project_defaults(project_file, project)
     other: dict[str, Any] = {}

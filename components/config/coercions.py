@@ -2,9 +2,7 @@
 
 The Pulumi CLI stores a top-level value as a string (`pulumi config set replicas 2` keeps "2"),
 and YAML reads `1` or `true` where the pod will see text. The model attaches these functions as
-before-validators. They live apart from `components.config.model`, and import nothing of
-pydantic, because the compiled validator (`components.config.compiled`) refers to them by name:
-a run validates its config without importing pydantic (docs/config.md, "How config is checked").
+before-validators; `kind_of` also words the loader's type errors.
 """
 
 from __future__ import annotations

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import difflib
 import typing
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
-from pydantic_core import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from components.config.coercions import kind_of
-from components.config.stack_file import SECRET_KEYS, SECRET_PLACEHOLDER
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
+from components.config.model import StackSettings, unwrap
 
 PREFIX = "invalid stack config: "
+
+SECRET_PLACEHOLDER = "[secret]"
+"""What a secret value reads as wherever it is shown: renders, summaries, error messages."""
+
+SECRET_KEYS = ("secrets", "registryPassword")
+"""Top-level keys whose values are secrets and must be stored `secure:`."""
 
 
 class ConfigError(pulumi.RunError):
@@ -39,8 +43,6 @@ def key_path(loc: Iterable[Any]) -> str:
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`; did you mean 'x'?` when a known name is close to `name`, else nothing."""
-    import difflib  # only a refused key needs it
-
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -48,13 +50,8 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 def allowed_keys(loc: Sequence[Any], root: type[BaseModel] | None = None) -> list[str] | None:
     """The keys the model accepts at `loc` (a location in the config), or None if not a model.
 
-    `root` defaults to `StackSettings`. The model (and pydantic) is imported here, on the way to
-    a message about an unknown key, and not by a run whose config is valid.
+    `root` defaults to `StackSettings`.
     """
-    from pydantic import BaseModel
-
-    from components.config.model import StackSettings, unwrap
-
     node: Any = root or StackSettings
     for part in loc:
         node = unwrap(node)
@@ -124,6 +121,9 @@ def describe(error: Any) -> str:
 def problems_of(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors(include_url=False):
+        if item["type"] == "default_factory_not_called":
+            # A default derived from a key that failed: that key's own error says what to fix.
+            continue
         line = describe(item)
         if line not in lines:
             lines.append(line)

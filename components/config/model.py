@@ -14,7 +14,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -34,6 +35,9 @@ from components.config.coercions import (
     scalar_text,
     whole_number,
 )
+
+AWS_REGION = "us-east-1"
+"""Fixed in the services' code; the derived topic and queue names are in it."""
 
 DEFAULT_REGISTRY = "docker.io/adisakshya"
 """Where the published images live (`{registry}/{service}:{version}-{prefix}`)."""
@@ -97,6 +101,7 @@ Quantity = Annotated[
         }
     ),
 ]
+Memory = Annotated[Quantity, _rule(rules.check_memory)]
 VariableName = Annotated[Text, _rule(rules.check_variable_name)]
 VariableValue = Annotated[
     str,
@@ -119,6 +124,17 @@ class _Model(BaseModel):
         validate_by_name=False,
         serialize_by_alias=True,
     )
+
+    NULL_IS_UNSET: ClassVar[tuple[str, ...]] = ()
+    """Keys (as written) whose `null` (`replicas:` with no value) leaves the default, as an
+    absent key does: the keys whose default is declared here but once lived in the loader."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.NULL_IS_UNSET:
+            return {k: v for k, v in data.items() if v is not None or k not in cls.NULL_IS_UNSET}
+        return data
 
 
 # ---- per service --------------------------------------------------------------------------
@@ -185,16 +201,29 @@ class Probes(_Model):
 
 class CpuMemory(_Model):
     cpu: Quantity | None = Field(None, description="CPU, e.g. `100m` or `1`.")
-    memory: Quantity | None = Field(None, description="Memory, e.g. `128Mi`.")
+    memory: Memory | None = Field(None, description="Memory, e.g. `128Mi`.")
+
+
+class Requests(CpuMemory):
+    NULL_IS_UNSET = ("cpu", "memory")
+
+    cpu: Quantity = Field("100m", description="CPU, e.g. `100m` or `1`.")
+    memory: Memory = Field("128Mi", description="Memory, e.g. `128Mi`.")
+
+
+class Limits(CpuMemory):
+    """No CPU limit by default: throttling hurts Node's latency more than sharing idle CPU costs."""
+
+    NULL_IS_UNSET = ("memory",)
+
+    memory: Memory = Field("256Mi", description="Memory, e.g. `128Mi`.")
 
 
 class Resources(_Model):
-    """Container resources; unset values come from the catalog (100m CPU and 128Mi requested,
-    256Mi memory limit, no CPU limit: throttling hurts Node's latency more than sharing idle
-    CPU costs)."""
+    """A container's requests and limits."""
 
-    requests: CpuMemory = Field(default_factory=_defaults(CpuMemory), description="Requests.")
-    limits: CpuMemory = Field(default_factory=_defaults(CpuMemory), description="Limits.")
+    requests: Requests = Field(default_factory=_defaults(Requests), description="Requests.")
+    limits: Limits = Field(default_factory=_defaults(Limits), description="Limits.")
 
 
 class Autoscaling(_Model):
@@ -212,9 +241,9 @@ class Autoscaling(_Model):
 class Service(_Model):
     """One catalog service as this environment runs it: `services.<service>`."""
 
-    replicas: Count | None = Field(
-        None, description="Pod count (default 1); not together with `autoscaling`."
-    )
+    NULL_IS_UNSET = ("replicas", "imagePullPolicy")
+
+    replicas: Count = Field(1, description="Pod count; not together with `autoscaling`.")
     env: dict[VariableName, VariableValue] = Field(
         default_factory=dict,
         description="Non-secret variables, merged over the catalog's and the derived ones.",
@@ -223,7 +252,7 @@ class Service(_Model):
         None, description="Autoscale on CPU instead of a fixed count."
     )
     resources: Resources = Field(
-        default_factory=_defaults(Resources), description="Requests and limits over the catalog's."
+        default_factory=_defaults(Resources), description="Requests and limits."
     )
     probes: Probes = Field(
         default_factory=_defaults(Probes), description="Startup, readiness, liveness."
@@ -236,10 +265,14 @@ class Service(_Model):
     build: Build | None = Field(
         None, description="Build from source instead of deploying a published image."
     )
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
-        None,
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default_factory=lambda given: (
+            "IfNotPresent"
+            if given.get("build") or "@sha256:" in (given.get("image") or "")
+            else "Always"
+        ),
         description="Default `Always` for a tag (re-pushed per commit), `IfNotPresent` "
-        "for a digest.",
+        "for a digest (a built image runs its digest).",
     )
     service_type: ServiceType = Field(
         "ClusterIP", description="Kubernetes Service type; must be in `allowedServiceTypes`."
@@ -394,6 +427,8 @@ class Cluster(_Model):
 class StackSettings(_Model):
     """Everything one stack (one environment) sets: the `notification-delivery:` keys."""
 
+    NULL_IS_UNSET = ("production", "protect")
+
     environment: DnsLabel = Field(
         description="The environment's name and its namespace (required)."
     )
@@ -414,13 +449,13 @@ class StackSettings(_Model):
     registry_password: SecretValue | None = Field(
         None, description="Token for pushing built images; set with `--secret`."
     )
-    production: Flag | None = Field(
-        None,
+    production: Flag = Field(
+        default_factory=lambda given: given.get("environment") == "production",
         description="Production tier (policy pack rules, 2+ replicas); default: `environment` "
         "is `production`.",
     )
-    protect: Flag | None = Field(
-        None,
+    protect: Flag = Field(
+        default_factory=lambda given: given.get("production", False),
         description="Protect and retain the namespace against `pulumi destroy`; default: "
         "`production`.",
     )
@@ -454,3 +489,29 @@ class StackSettings(_Model):
         description="Secret variables per service, each set with "
         "`pulumi config set --secret --path 'secrets.<service>.<VAR>'`.",
     )
+
+    @property
+    def aws(self) -> dict[str, str]:
+        """The AWS resources the services use (`catalog.AWS_VARIABLES` keys): each one the stack
+        gives, else the one the account derives (the descriptions above say how)."""
+        raw = self.external_services
+        derived = {}
+        if raw.aws_account_id:
+            queue = f"https://sqs.{AWS_REGION}.amazonaws.com/{raw.aws_account_id}"
+            derived = {
+                "eventTopicArn": f"arn:aws:sns:{AWS_REGION}:{raw.aws_account_id}:"
+                f"{self.prefix}-event-topic",
+                "eventQueueUrl": f"{queue}/{self.prefix}-event-queue",
+                "notificationQueueUrl": f"{queue}/{self.prefix}-notification-queue",
+            }
+        given = {
+            "eventTopicArn": raw.event_topic_arn,
+            "eventQueueUrl": raw.event_queue_url,
+            "notificationQueueUrl": raw.notification_queue_url,
+        }
+        aws = {"eventStore": raw.event_store}
+        for name, value in given.items():
+            chosen = value or derived.get(name)
+            if chosen:
+                aws[name] = chosen
+        return aws

@@ -28,24 +28,9 @@ MAX_OBJECT_BYTES = 1024 * 1024
 """A ConfigMap's or Secret's data, keys and values together (`MaxSecretSize`, etcd's limit)."""
 
 
-class _Pattern:
-    """A regular expression compiled on first use.
-
-    Most values a stack sets never meet most of these grammars (an image, an ARN, a queue URL),
-    and compiling them all at import is a measurable share of every render and `pulumi up`.
-    """
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self._compiled: re.Pattern[str] | None = None
-
-    def fullmatch(self, text: str) -> re.Match[str] | None:
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern)
-        return self._compiled.fullmatch(text)
-
-
-def _matching(pattern: _Pattern, value: str, what: str, max_length: int | None = None) -> str:
+def _matching(
+    pattern: re.Pattern[str], value: str, what: str, max_length: int | None = None
+) -> str:
     """`value` if the whole of it matches `pattern` (and is at most `max_length` long), else
     `ValueError("'value' is not <what>")`."""
     if (max_length is not None and len(value) > max_length) or not pattern.fullmatch(value):
@@ -53,11 +38,11 @@ def _matching(pattern: _Pattern, value: str, what: str, max_length: int | None =
     return value
 
 
-_DNS_LABEL = _Pattern(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1035_LABEL = _Pattern(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_LABEL_VALUE = _Pattern(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
-_C_IDENTIFIER = _Pattern(r"[A-Za-z_][A-Za-z0-9_]*")
-_QUALIFIED_NAME = _Pattern(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 
 
 def _subdomain_ok(value: str) -> bool:
@@ -193,7 +178,7 @@ def check_api_server(value: str) -> str:
 
 # ---- quantities ---------------------------------------------------------------------------
 
-_QUANTITY = _Pattern(
+_QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
 )
@@ -228,6 +213,26 @@ def parse_quantity(value: str) -> Decimal | None:
         return number * _SUFFIXES[suffix]
     except (InvalidOperation, OverflowError):
         return None
+
+
+def in_unit_of(amount: Decimal, quantity: str) -> str:
+    """`amount` written in the suffix `quantity` uses: 135559905280 next to `16Gi` is `126.25Gi`."""
+    match = _QUANTITY.fullmatch(quantity)
+    suffix = match.group("suffix") if match else None
+    if suffix is None or suffix[0] in "eE":
+        return f"{amount.normalize():f}"
+    return f"{(amount / _SUFFIXES[suffix]).normalize():f}{suffix}"
+
+
+def check_memory(value: str) -> str:
+    """A memory quantity: `m` there is milli (`256m` is 0.256 bytes), never mebibytes."""
+    amount = parse_quantity(value)
+    if amount is not None and value.endswith("m"):
+        raise ValueError(
+            f"{value!r} is {amount.normalize():f} bytes, as m is milli: write {value[:-1]}Mi for "
+            "mebibytes"
+        )
+    return value
 
 
 def check_quantity(value: str | int | float) -> str:
@@ -305,12 +310,12 @@ def quota_must_be_whole(name: str) -> bool:
 # ---- images -------------------------------------------------------------------------------
 
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = _Pattern(
+_DOMAIN = re.compile(
     rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
 )
-_PATH_COMPONENT = _Pattern(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
-_TAG = _Pattern(r"[\w][\w.-]{0,127}")
-_DIGEST = _Pattern(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 MAX_IMAGE_NAME = 255
 
 
@@ -379,7 +384,7 @@ def check_image_tag(value: str) -> str:
     return value
 
 
-_PLATFORM = _Pattern(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 
 
 def check_platform(value: str) -> str:
@@ -401,10 +406,10 @@ AWS_PARTITIONS = (
 _PARTITION = "(?:" + "|".join(re.escape(p) for p in AWS_PARTITIONS) + ")"
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]+"
 _ACCOUNT = r"[0-9]{12}"
-_IAM_ROLE = _Pattern(
+_IAM_ROLE = re.compile(
     rf"arn:{_PARTITION}:iam::{_ACCOUNT}:role/(?:[\x21-\x7e]+/)?[A-Za-z0-9+=,.@_-]{{1,64}}"
 )
-_SNS_TOPIC = _Pattern(
+_SNS_TOPIC = re.compile(
     rf"arn:{_PARTITION}:sns:{_REGION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
 )
 # The SQS endpoints of each partition (amazonaws.com, .com.cn, the isolated regions' and the
@@ -413,12 +418,12 @@ _AWS_DOMAINS = (
     r"(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
     r"|csp\.hci\.ic\.gov|amazonaws\.eu)"
 )
-_SQS_URL = _Pattern(
+_SQS_URL = re.compile(
     rf"https://(?:sqs\.{_REGION}\.{_AWS_DOMAINS}|{_REGION}\.queue\.{_AWS_DOMAINS})"
     rf"/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?"
 )
-_TABLE = _Pattern(r"[A-Za-z0-9_.-]{3,255}")
-_ACCOUNT_ID = _Pattern(_ACCOUNT)
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_ACCOUNT_ID = re.compile(_ACCOUNT)
 
 
 def check_account_id(value: str) -> str:

@@ -1,28 +1,46 @@
-"""The stack file as written on disk, and the rule only it can check: which values are `secure:`.
+"""The stack file as written on disk, and the rules only it can check.
 
-The engine hands a program the whole `secrets` object as one secret as soon as any leaf of it is
-`secure:` (pulumi `sdk/go/common/resource/config/object.go`), so a leaf set without `--secret`
-next to secure ones cannot be told apart at run time. The file can: the render checks it, and
-`pulumi up` checks `Pulumi.<stack>.yaml` where it exists.
+The YAML is read as strictly as the Pulumi CLI reads it: a key given twice is refused (the CLI
+refuses it; PyYAML would keep the last value), and so is a plain scalar that YAML 1.1 turns into
+a boolean or number that does not read back as written (`version: 1.10` is the number 1.1,
+`FEATURE_X: yes` the boolean true, where the CLI's YAML 1.2 keeps `1.10` and `yes`): the message
+says to quote it.
+
+Which values are `secure:`: the engine hands a program the whole `secrets` object as one secret
+as soon as any leaf of it is `secure:` (pulumi `sdk/go/common/resource/config/object.go`), so a
+leaf set without `--secret` next to secure ones cannot be told apart at run time. The file can:
+the render checks it, and `pulumi up` checks `Pulumi.<stack>.yaml` where it exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-# libyaml's loader where PyYAML was built with it: ten times faster than the pure-Python one, and
-# a render and `pulumi up` each read the stack files on every run.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from components.config.errors import SECRET_KEYS, SECRET_PLACEHOLDER, did_you_mean
 
-SECRET_PLACEHOLDER = "[secret]"
-"""What a secret value reads as wherever it is shown: renders, summaries, error messages."""
+__all__ = [
+    "SECRET_KEYS",
+    "SECRET_PLACEHOLDER",
+    "STACK_FILE_KEYS",
+    "StackFileError",
+    "is_secure",
+    "namespace_problems",
+    "project_values",
+    "read_yaml",
+    "secure_problems",
+    "stack_file_config",
+]
 
-SECRET_KEYS = ("secrets", "registryPassword")
-"""Top-level keys whose values are secrets and must be stored `secure:`."""
+_RETYPED = {"tag:yaml.org,2002:bool": "boolean", "tag:yaml.org,2002:int": "number"}
+_RETYPED["tag:yaml.org,2002:float"] = "number"
+
+
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+"""The top-level keys of a `Pulumi.<stack>.yaml` (the schema's)."""
 
 
 class StackFileError(Exception):
@@ -30,17 +48,61 @@ class StackFileError(Exception):
 
 
 def read_yaml(path: Path) -> Any:
+    """The file's one YAML document; raises `StackFileError` naming each key to fix."""
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise StackFileError(f"{path.name}: no such file") from None
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.load(text, Loader=_LOADER)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = _strictness_problems(node, "")
+        if problems:
+            raise StackFileError(f"{path.name}: " + "; ".join(problems))
+        return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or "cannot be parsed"
         raise StackFileError(f"{path.name}: not valid YAML{where}: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def _strictness_problems(node: yaml.Node, path: str) -> list[str]:
+    """Duplicate keys and scalars YAML would retype, under `node` (at key path `path`)."""
+    problems = []
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            where = f"{path}.{key}" if path else key
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                problems.append(
+                    f"line {line}: {where} is given twice (first on line {first_line[key]}); "
+                    "keep one"
+                )
+            else:
+                first_line[key] = line
+            problems += _strictness_problems(value_node, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems += _strictness_problems(item, f"{path}[{index}]")
+    elif isinstance(node, yaml.ScalarNode) and node.style is None and node.tag in _RETYPED:
+        value = yaml.SafeLoader("").construct_object(node)
+        if isinstance(value, bool):
+            shown, written = str(value).lower(), node.value.lower()  # True, TRUE: YAML 1.2 too
+        else:
+            shown, written = str(value), node.value
+        if shown != written:
+            problems.append(
+                f"line {node.start_mark.line + 1}: {path}: {node.value} reads as the "
+                f'{_RETYPED[node.tag]} {shown}; quote it ("{node.value}") to keep what you wrote'
+            )
+    return problems
 
 
 def stack_file_config(path: Path) -> Mapping[str, Any]:
@@ -50,10 +112,35 @@ def stack_file_config(path: Path) -> Mapping[str, Any]:
         return {}
     if not isinstance(content, Mapping):
         raise StackFileError(f"{path.name}: must be a mapping with a `config:` section")
+    unknown = [
+        f"{key}: unknown key{did_you_mean(str(key), STACK_FILE_KEYS)}"
+        for key in content
+        if key not in STACK_FILE_KEYS
+    ]
+    if unknown:
+        allowed = ", ".join(STACK_FILE_KEYS)
+        raise StackFileError(f"{path.name}: " + "; ".join(unknown) + f" (allowed: {allowed})")
     config = content.get("config") or {}
     if not isinstance(config, Mapping):
         raise StackFileError(f"{path.name}: `config` must be a mapping of keys to values")
     return config
+
+
+def namespace_problems(keys: Iterable[str], project: str) -> list[str]:
+    """`key: problem` for each config key whose namespace looks like a misspelt `project`.
+
+    Another namespace's keys (`kubernetes:context`) are theirs; one that is close to the
+    project's (`notification-delivry:prefix`) is a key of ours that would be silently ignored.
+    """
+    problems = []
+    for key in keys:
+        namespace, _, name = str(key).rpartition(":")
+        if namespace and namespace != project and did_you_mean(namespace, [project]):
+            problems.append(
+                f"{key}: unknown namespace; did you mean '{project}:{name}'? (the keys of this "
+                f"program are `{project}:<key>`)"
+            )
+    return problems
 
 
 def project_values(config: Mapping[str, Any], project: str) -> dict[str, Any]:
