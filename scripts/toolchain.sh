@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the real-engine toolchain from the Go module proxy: the Pulumi CLI, its Python language
-# host, the pulumi-kubernetes provider, etcd, the Kubernetes control plane, kubectl and kwok, at
-# the versions pinned in toolchain/versions.env. Each component builds once into a cache outside
-# the repository, keyed by its pins; a second run only checks the cache.
+# host, the pulumi-kubernetes provider, etcd, the Kubernetes control plane, kubectl and kwok (and
+# helm, the benchmark's peer), at the versions pinned in toolchain/versions.env. Each component
+# builds once into a cache outside the repository, keyed by its pins; a second run only checks
+# the cache.
 #
 #   scripts/toolchain.sh            build what is missing; the last line printed is the bin folder
 #   PATH="$(scripts/toolchain.sh | tail -n 1):$PATH"
@@ -165,6 +166,14 @@ build_kwok() {
   done >"$out/kwok-stages.yaml"
 }
 
+build_helm() {
+  local out=$1 v="v$HELM_VERSION"
+  wrapper helm
+  go get "helm.sh/helm/v3/cmd/helm@$v"
+  go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v" \
+    -o "$out/helm" helm.sh/helm/v3/cmd/helm
+}
+
 # component NAME KEY: build NAME into $CACHE/NAME-KEY unless an earlier run finished it there.
 # A failed build leaves only its log; the error is shown and the run stops.
 component() {
@@ -204,6 +213,7 @@ component kubernetes-provider "$PULUMI_KUBERNETES_MODULE-$(sha256sum "$REPO_ROOT
 component etcd "$ETCD_VERSION"
 component kubernetes "$KUBERNETES_VERSION"
 component kwok "$KWOK_VERSION"
+component helm "$HELM_VERSION"
 
 # One folder for PATH, named by the pins, holding every component's files as hard links: the
 # CLI looks for its language host beside its own binary, and a symbolic link would resolve to

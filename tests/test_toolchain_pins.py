@@ -47,6 +47,7 @@ def test_every_pin_is_a_plain_version() -> None:
     assert set(pins) == {
         "PULUMI_VERSION", "PULUMI_LANGUAGE_PYTHON_VERSION", "PULUMI_KUBERNETES_VERSION",
         "PULUMI_KUBERNETES_MODULE", "KUBERNETES_VERSION", "ETCD_VERSION", "KWOK_VERSION",
+        "HELM_VERSION",
     }  # fmt: skip
     for key, value in pins.items():
         pattern = r"v4\.0\.0-\d{14}-[0-9a-f]{12}" if key.endswith("_MODULE") else r"\d+\.\d+\.\d+"
