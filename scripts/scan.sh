@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Scan the rendered dev, staging and prod environments with checkov's Kubernetes checks.
 # Findings other than the documented exceptions in .checkov.yaml fail the scan.
-# checkov lives in its own virtual environment (.venv-scan): its dependency pins clash with the
-# Pulumi SDK's, and the program never needs it. It is installed with pip from the repository's
-# own pin, requirements-scan.txt, on first use and again after that file changes (the copy in
-# .venv-scan records what was installed); the scan itself fetches nothing (`skip-download` in
-# .checkov.yaml).
+# checkov lives in its own virtual environment: its dependency pins clash with the Pulumi SDK's,
+# and the program never needs it. It is installed with pip from the repository's own pin,
+# requirements-scan.txt, into a cache outside the repository keyed by that file, so a fresh
+# clone (CI's) reuses it; the scan itself fetches nothing (`skip-download` in .checkov.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv-scan/bin/checkov ] || ! cmp -s requirements-scan.txt .venv-scan/requirements-scan.txt; then
-  echo "scan: installing checkov into .venv-scan from requirements-scan.txt (pip)" >&2
-  python3 -m venv .venv-scan
-  .venv-scan/bin/python -m pip install --quiet -r requirements-scan.txt
-  cp requirements-scan.txt .venv-scan/requirements-scan.txt
+scan_venv="${XDG_CACHE_HOME:-$HOME/.cache}/notification-delivery/scan-venv-$(sha256sum requirements-scan.txt | cut -c1-12)"
+if [ ! -f "$scan_venv/.complete" ]; then
+  echo "scan: installing checkov into $scan_venv from requirements-scan.txt (pip)" >&2
+  rm -rf "$scan_venv"  # only ever an earlier, interrupted install of this same key
+  python3 -m venv "$scan_venv"
+  "$scan_venv/bin/python" -m pip install --quiet -r requirements-scan.txt
+  touch "$scan_venv/.complete"
 fi
 
 out="$(mktemp -d)"
@@ -21,4 +22,4 @@ trap 'rm -rf "$out"' EXIT
 for stack in dev staging prod; do
   .venv/bin/python -m tools.render "$stack" --out "$out/$stack" >/dev/null
 done
-.venv-scan/bin/checkov --config-file .checkov.yaml -d "$out"
+"$scan_venv/bin/checkov" --config-file .checkov.yaml -d "$out"

@@ -239,13 +239,15 @@ def new_project(
     project = Project(dir=work, stack=stack, cluster=cluster, home=home, state=state)
     project.pulumi("stack", "init", "--secrets-provider", "passphrase")
     if secrets:
+        # One `pulumi config set-all --secret` for every required secret (test_changes.py
+        # rotates one with `pulumi config set --secret`).
+        pairs: list[str] = []
         for spec in CATALOG.values():
             values = {name: f"e2e-{spec.name}-{name.lower()}" for name in spec.required_secrets}
             project.secrets[spec.name] = values
             for name, value in values.items():
-                project.pulumi(
-                    "config", "set", "--secret", "--path", f"secrets.{spec.name}.{name}", value
-                )
+                pairs += ["--secret", f"secrets.{spec.name}.{name}={value}"]
+        project.pulumi("config", "set-all", "--path", *pairs)
     return project
 
 
