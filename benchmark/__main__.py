@@ -649,7 +649,7 @@ def deploy_table(results: Mapping[str, Any]) -> list[str]:
             f"| {_met(ratio <= limit)} |"
         )
         if other == "helm" and scenario != "noop_preview":
-            same = summary[scenario]["pulumi_over_helm_available"]
+            same = detail[scenario]["wall_ratios"]["pulumi_over_helm_available"]["median"]
             lines.append(
                 f"| … the same against helm waited to available (`rollout status` after it) "
                 f"| {same:.2f}x | {_met(same <= limit)} |"

@@ -135,13 +135,12 @@ def test_the_report_judges_every_goal_from_the_deploy_object():
         "pulumi": 3.0,
         "kubectl": 2.0,
         "helm": 3.5,
-        "helm_available": 4.0,
         "pulumi_over_kubectl": 1.5,
         "pulumi_over_helm": 3.0 / 3.5,
-        "pulumi_over_helm_available": 0.75,
     }
-    assert summary["requests"]["noop_preview"] == {
-        "pulumi": 50, "kubectl": 40, "helm": 60, "helm_available": 66}  # fmt: skip
+    assert detail["change"]["wall_ratios"]["pulumi_over_helm_available"]["median"] == 0.75
+    assert summary["requests"]["noop_preview"] == {"pulumi": 50, "kubectl": 40, "helm": 60}
+    assert set(summary) == {*deploy.SCENARIOS, "requests"}
     text = report({
         "machine": {"platform": "p", "cpus": 2, "python": "3.11", "date": "d", "command": "c"},
         "total_seconds": 1.0, "deploy": summary, "deploy_detail": detail,
