@@ -5,8 +5,9 @@ with `tools.changes.compare` and sets the result beside the fewest objects that 
 touch. The expected objects are written out per row, with why; anything beyond them is "OVER"
 (a bug in the program: a change that reaches further than it must).
 
-Run by `python -m benchmark` in a process of its own, because every row runs the program under
-the mock runtime. The new-service row passes a catalog of four services to the config loader
+`tests/test_blast_radius.py` checks every row (a change touching more or fewer objects than its
+minimum is a bug, whatever the machine); `python -m benchmark.blast` prints them all. The
+new-service row passes a catalog of four services to the config loader
 (`benchmark.synthetic.program`); the real catalog is never swapped.
 
 Exit codes: 0 rows printed (whatever their verdicts); 2 the program over a passed catalog does

@@ -109,22 +109,20 @@ def test_the_lean_render_cli_writes_everything_and_says_so(tmp_path: Path):
     assert done.stdout.splitlines()[-1] == f"wrote {len(expected)} objects to {out}"
 
 
-def test_the_program_stops_collection_only_under_the_engine():
+def test_the_program_tells_the_engine_from_the_mock_runtime():
     # Under the engine the monitor is a gRPC stub (the channel connects lazily, so none is
-    # needed here); under the mocks the tests and the render use, nothing changes.
+    # needed here); under the mocks the tests and the render use, it is the mock monitor.
     code = textwrap.dedent(
         """
-        import gc, pulumi
+        import pulumi
         from tools.harness import ProviderMocks
-        from components.runtime import collect_less_under_engine
+        from components.runtime import under_engine
 
         pulumi.runtime.set_mocks(ProviderMocks())
-        collect_less_under_engine()
-        print("mocks", gc.isenabled())
+        print("mocks", under_engine())
         engine = pulumi.runtime.Settings(monitor="127.0.0.1:1", project="p", stack="s")
         pulumi.runtime.configure(engine)
-        collect_less_under_engine()
-        print("engine", gc.isenabled())
+        print("engine", under_engine())
         """
     )
     done = subprocess.run(
@@ -136,4 +134,4 @@ def test_the_program_stops_collection_only_under_the_engine():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["mocks True", "engine False"]
+    assert done.stdout.splitlines() == ["mocks False", "engine True"]

@@ -11,9 +11,10 @@ such a run nothing and cost it about a third of its time (docs/benchmark.md has 
 `run_cli` turns both off for one CLI's `main`. Nothing here acts on import: a module that calls it
 from its `if __name__ == "__main__":` block behaves exactly as before when the tests import it.
 
-Under `pulumi up`/`preview` only the collector can go, and `components.runtime` does that: the
-language host's runner waits for the registrations after the program returns and then picks the
-exit code, so the program cannot end the process itself.
+Under `pulumi up`/`preview` the program keeps the interpreter's defaults: switching the collector
+off there made no difference a real deploy could measure (docs/benchmark.md, "Where a `pulumi
+up` spends its time"), and the language host's runner picks the exit code after the program
+returns, so the program cannot end the process itself.
 """
 
 from __future__ import annotations
