@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 INT32_MAX = 2**31 - 1
 MAX_LABEL = 63
@@ -211,8 +211,14 @@ def parse_quantity(value: str) -> Decimal | None:
         if suffix and suffix[0] in "eE":
             return number * Decimal(10) ** int(suffix[1:])
         return number * _SUFFIXES[suffix]
-    except (InvalidOperation, OverflowError):
+    except (ArithmeticError, ValueError):  # decimal.InvalidOperation and Overflow among them
+        # Out of any real quantity's range: an exponent too long to read (`1e<5000 digits>`) or
+        # beyond what a decimal holds (`1E9999999999`); `check_quantity` says so.
         return None
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def in_unit_of(amount: Decimal, quantity: str) -> str:
@@ -239,6 +245,11 @@ def check_quantity(value: str | int | float) -> str:
     """A non-negative quantity; numbers from YAML (`cpu: 2`, `cpu: 0.5`) become their text."""
     text = str(value) if not isinstance(value, str) else value
     amount = parse_quantity(text)
+    if amount is None and _QUANTITY.fullmatch(text):
+        raise ValueError(
+            f"{_shortened(text)!r} is out of range for a quantity; write the amount with a "
+            "suffix, e.g. 500m, 4, 64Gi"
+        )
     if amount is None:
         raise ValueError(f"{text!r} is not a Kubernetes quantity (e.g. 250m, 1, 256Mi, 1Gi)")
     if amount < 0:
