@@ -180,10 +180,12 @@ def check_api_server(value: str) -> str:
 
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
 )
 _SUFFIXES = {
     None: Decimal(1),
+    "n": Decimal("0.000000001"),
+    "u": Decimal("0.000001"),
     "m": Decimal("0.001"),
     "k": Decimal(10) ** 3,
     "M": Decimal(10) ** 6,
@@ -208,7 +210,7 @@ def parse_quantity(value: str) -> Decimal | None:
     suffix = match.group("suffix")
     try:
         number = Decimal(match.group("number"))
-        if suffix and suffix[0] in "eE":
+        if suffix not in _SUFFIXES:  # an exponent, e3 or E-6 (a bare E is exa)
             return number * Decimal(10) ** int(suffix[1:])
         return number * _SUFFIXES[suffix]
     except (ArithmeticError, ValueError):  # decimal.InvalidOperation and Overflow among them
@@ -225,7 +227,7 @@ def in_unit_of(amount: Decimal, quantity: str) -> str:
     """`amount` written in the suffix `quantity` uses: 135559905280 next to `16Gi` is `126.25Gi`."""
     match = _QUANTITY.fullmatch(quantity)
     suffix = match.group("suffix") if match else None
-    if suffix is None or suffix[0] in "eE":
+    if suffix is None or suffix not in _SUFFIXES:
         return f"{amount.normalize():f}"
     return f"{(amount / _SUFFIXES[suffix]).normalize():f}{suffix}"
 
