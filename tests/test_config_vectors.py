@@ -37,6 +37,7 @@ def accepts(check: Any, value: str) -> bool:
 VALIDATION = vectors("apimachinery-validation")
 IP = vectors("apimachinery-ip")
 QUANTITY = vectors("apimachinery-quantity")["ParseQuantity"]
+REFERENCE = vectors("distribution-reference")["Parse"]
 C_IDENTIFIER = vectors("apimachinery-identifier")["IsCIdentifier"]
 
 
@@ -150,3 +151,13 @@ def test_quantity_amounts(text, amount):
     from decimal import Decimal
 
     assert rules.parse_quantity(text) == Decimal(amount)
+
+
+@pytest.mark.parametrize("value", REFERENCE["valid"])
+def test_every_upstream_image_reference_is_accepted(value):
+    assert accepts(rules.check_image, value), value
+
+
+@pytest.mark.parametrize("value", REFERENCE["invalid"])
+def test_every_upstream_bad_image_reference_is_refused(value):
+    assert not accepts(rules.check_image, value), (value, REFERENCE["errors"][value])

@@ -328,7 +328,10 @@ _DOMAIN = re.compile(
 )
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+# The one algorithm the references' parser (go-digest, as distribution/reference registers it)
+# accepts, and its encoding: sha512 and the rest are refused as unsupported.
+_SHA256 = re.compile(r"[a-f0-9]{64}")
 MAX_IMAGE_NAME = 255
 
 
@@ -349,8 +352,9 @@ def _check_repository(repository: str, what: str) -> None:
         if not _PATH_COMPONENT.fullmatch(component):
             hint = " (repository paths are lower-case)" if component.lower() != component else ""
             raise ValueError(f"{what}: {component!r} is not a valid repository path part{hint}")
-    if len(repository) > MAX_IMAGE_NAME:
-        raise ValueError(f"{what}: the name is longer than {MAX_IMAGE_NAME} characters")
+    if len(path) > MAX_IMAGE_NAME:
+        # The limit is the path's: the registry host is not counted (distribution/reference).
+        raise ValueError(f"{what}: the repository path is longer than {MAX_IMAGE_NAME} characters")
 
 
 def check_image(value: str) -> str:
@@ -362,8 +366,13 @@ def check_image(value: str) -> str:
         if not _DIGEST.fullmatch(digest):
             raise ValueError(f"{value!r}: {digest!r} is not a digest (sha256:<64 hex digits>)")
         algorithm, _, hex_part = digest.partition(":")
-        if algorithm == "sha256" and len(hex_part) != 64:
-            raise ValueError(f"{value!r}: a sha256 digest has 64 hex digits")
+        if algorithm != "sha256":
+            raise ValueError(
+                f"{value!r}: {algorithm!r} digests are not supported; pin it as sha256:<64 hex "
+                "digits>"
+            )
+        if not _SHA256.fullmatch(hex_part):
+            raise ValueError(f"{value!r}: a sha256 digest has 64 lower-case hex digits")
     # A tag follows the last ':' after the last '/' (a ':' before it belongs to a registry port).
     slash = rest.rfind("/")
     colon = rest.rfind(":")
