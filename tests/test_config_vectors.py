@@ -161,3 +161,33 @@ def test_every_upstream_image_reference_is_accepted(value):
 @pytest.mark.parametrize("value", REFERENCE["invalid"])
 def test_every_upstream_bad_image_reference_is_refused(value):
     assert not accepts(rules.check_image, value), (value, REFERENCE["errors"][value])
+
+
+PARTITIONS = json.loads((VECTORS / "botocore-partitions.json").read_text())["partitions"]
+ACCOUNT = "123456789012"
+
+
+def test_our_partitions_are_aws_partitions():
+    assert set(rules.AWS_PARTITIONS) == set(PARTITIONS)
+    for partition, data in PARTITIONS.items():
+        assert rules.AWS_PARTITION_REGIONS[partition][1] == data["dnsSuffix"], partition
+
+
+@pytest.mark.parametrize(
+    ("partition", "region"),
+    [(p, r) for p, data in PARTITIONS.items() for r in data["regions"]],
+)
+def test_every_region_of_every_partition(partition, region):
+    domain = PARTITIONS[partition]["dnsSuffix"]
+    assert accepts(rules.check_sns_topic_arn, f"arn:{partition}:sns:{region}:{ACCOUNT}:t")
+    assert accepts(rules.check_iam_role_arn, f"arn:{partition}:iam::{ACCOUNT}:role/r")
+    for host in (f"sqs.{region}.{domain}", f"{region}.queue.{domain}"):
+        assert accepts(rules.check_sqs_queue_url, f"https://{host}/{ACCOUNT}/q"), host
+    # The region is of this partition only: another partition's ARN or domain is refused.
+    for other, data in PARTITIONS.items():
+        if other == partition:
+            continue
+        assert not accepts(rules.check_sns_topic_arn, f"arn:{other}:sns:{region}:{ACCOUNT}:t")
+        if data["dnsSuffix"] != domain:
+            url = f"https://sqs.{region}.{data['dnsSuffix']}/{ACCOUNT}/q"
+            assert not accepts(rules.check_sqs_queue_url, url), url

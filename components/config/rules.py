@@ -415,35 +415,42 @@ def check_platform(value: str) -> str:
 
 # ---- AWS ----------------------------------------------------------------------------------
 
-AWS_PARTITIONS = (
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-)
+# Each partition's regions and endpoint domain, as AWS's partition data (botocore's
+# partitions.json) defines them: a region belongs to exactly one partition, and an ARN or a queue
+# URL must name a region of its own partition (arn:aws-cn:... is in cn-*, never us-east-1).
+AWS_PARTITION_REGIONS = {
+    "aws": (r"(?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]+", "amazonaws.com"),
+    "aws-cn": (r"cn-[a-z]+-[0-9]+", "amazonaws.com.cn"),
+    "aws-us-gov": (r"us-gov-[a-z]+-[0-9]+", "amazonaws.com"),
+    "aws-iso": (r"us-iso-[a-z]+-[0-9]+", "c2s.ic.gov"),
+    "aws-iso-b": (r"us-isob-[a-z]+-[0-9]+", "sc2s.sgov.gov"),
+    "aws-iso-e": (r"eu-isoe-[a-z]+-[0-9]+", "cloud.adc-e.uk"),
+    "aws-iso-f": (r"us-isof-[a-z]+-[0-9]+", "csp.hci.ic.gov"),
+    "aws-eusc": (r"eusc-de-[a-z]+-[0-9]+", "amazonaws.eu"),
+}
+AWS_PARTITIONS = tuple(AWS_PARTITION_REGIONS)
 _PARTITION = "(?:" + "|".join(re.escape(p) for p in AWS_PARTITIONS) + ")"
-_REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]+"
 _ACCOUNT = r"[0-9]{12}"
 _IAM_ROLE = re.compile(
     rf"arn:{_PARTITION}:iam::{_ACCOUNT}:role/(?:[\x21-\x7e]+/)?[A-Za-z0-9+=,.@_-]{{1,64}}"
 )
-_SNS_TOPIC = re.compile(
-    rf"arn:{_PARTITION}:sns:{_REGION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
+_IN_PARTITION = (
+    "(?:"
+    + "|".join(rf"{re.escape(p)}:sns:{region}" for p, (region, _) in AWS_PARTITION_REGIONS.items())
+    + ")"
 )
-# The SQS endpoints of each partition (amazonaws.com, .com.cn, the isolated regions' and the
-# European Sovereign Cloud's), in both the current and the legacy host form.
-_AWS_DOMAINS = (
-    r"(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
-    r"|csp\.hci\.ic\.gov|amazonaws\.eu)"
+_SNS_TOPIC = re.compile(rf"arn:{_IN_PARTITION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?")
+# The SQS endpoint of each region, in both the current (sqs.<region>.<domain>) and the legacy
+# (<region>.queue.<domain>) host form, the domain being the region's partition's.
+_SQS_HOST = (
+    "(?:"
+    + "|".join(
+        rf"sqs\.{region}\.{re.escape(domain)}|{region}\.queue\.{re.escape(domain)}"
+        for region, domain in AWS_PARTITION_REGIONS.values()
+    )
+    + ")"
 )
-_SQS_URL = re.compile(
-    rf"https://(?:sqs\.{_REGION}\.{_AWS_DOMAINS}|{_REGION}\.queue\.{_AWS_DOMAINS})"
-    rf"/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?"
-)
+_SQS_URL = re.compile(rf"https://{_SQS_HOST}/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?")
 _TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _ACCOUNT_ID = re.compile(_ACCOUNT)
 
@@ -465,13 +472,17 @@ def check_iam_role_arn(value: str) -> str:
 
 def check_sns_topic_arn(value: str) -> str:
     return _matching(
-        _SNS_TOPIC, value, "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<topic>)"
+        _SNS_TOPIC,
+        value,
+        "an SNS topic ARN (arn:<partition>:sns:<region of that partition>:<account>:<topic>)",
     )
 
 
 def check_sqs_queue_url(value: str) -> str:
     return _matching(
-        _SQS_URL, value, "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)"
+        _SQS_URL,
+        value,
+        "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)",
     )
 
 
