@@ -191,3 +191,18 @@ def test_every_region_of_every_partition(partition, region):
         if data["dnsSuffix"] != domain:
             url = f"https://sqs.{region}.{data['dnsSuffix']}/{ACCOUNT}/q"
             assert not accepts(rules.check_sqs_queue_url, url), url
+
+
+DOMAIN = vectors("distribution-domain")["DomainRegexp"]
+
+
+@pytest.mark.parametrize("domain", DOMAIN["valid"])
+def test_every_upstream_registry_host_is_accepted(domain):
+    assert accepts(rules.check_registry, f"{domain}/acme"), domain
+    assert accepts(rules.check_image, f"{domain}/acme/app:1.0"), domain
+
+
+@pytest.mark.parametrize("domain", DOMAIN["invalid"])
+def test_every_upstream_bad_registry_host_is_refused(domain):
+    assert not accepts(rules.check_registry, f"{domain}/acme"), domain
+    assert not accepts(rules.check_image, f"{domain}/acme/app:1.0"), domain
