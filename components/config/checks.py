@@ -286,18 +286,33 @@ def _service(
     return found
 
 
+def _is_dir(path: Path) -> bool:
+    # A name the file system cannot even look up (too long, a NUL) is no folder either.
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _build(key: str, raw: Service, project_dir: Path) -> list[str]:
     if raw.build is None:
         return []
     build = raw.build
     found = []
     context = project_dir / build.context
-    if not context.is_dir():
+    if not _is_dir(context):
         found.append(f"{key}.build.context: {build.context!r} is not a folder")
     dockerfile = project_dir / build.dockerfile if build.dockerfile else None
-    if dockerfile is not None and not dockerfile.is_file():
+    if dockerfile is not None and not _is_file(dockerfile):
         found.append(f"{key}.build.dockerfile: {build.dockerfile!r} is not a file")
-    elif dockerfile is None and context.is_dir() and not (context / "Dockerfile").is_file():
+    elif dockerfile is None and _is_dir(context) and not _is_file(context / "Dockerfile"):
         found.append(
             f"{key}.build.context: {build.context!r} holds no Dockerfile; add one or set "
             "build.dockerfile"

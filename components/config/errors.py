@@ -28,7 +28,12 @@ class ConfigError(pulumi.RunError):
 
 def raise_if_any(problems: Sequence[str]) -> None:
     if problems:
-        raise ConfigError(PREFIX + "; ".join(problems))
+        raise ConfigError(PREFIX + "; ".join(_one_line(p) for p in problems))
+
+
+def _one_line(text: str) -> str:
+    # A key as written may hold a line break (`"a\nb": 1` in YAML); the message stays one line.
+    return "".join(c.encode("unicode_escape").decode() if not c.isprintable() else c for c in text)
 
 
 def key_path(loc: Iterable[Any]) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 INT32_MAX = 2**31 - 1
 MAX_LABEL = 63
@@ -180,10 +180,12 @@ def check_api_server(value: str) -> str:
 
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?"
 )
 _SUFFIXES = {
     None: Decimal(1),
+    "n": Decimal("0.000000001"),
+    "u": Decimal("0.000001"),
     "m": Decimal("0.001"),
     "k": Decimal(10) ** 3,
     "M": Decimal(10) ** 6,
@@ -208,18 +210,24 @@ def parse_quantity(value: str) -> Decimal | None:
     suffix = match.group("suffix")
     try:
         number = Decimal(match.group("number"))
-        if suffix and suffix[0] in "eE":
+        if suffix not in _SUFFIXES:  # an exponent, e3 or E-6 (a bare E is exa)
             return number * Decimal(10) ** int(suffix[1:])
         return number * _SUFFIXES[suffix]
-    except (InvalidOperation, OverflowError):
+    except (ArithmeticError, ValueError):  # decimal.InvalidOperation and Overflow among them
+        # Out of any real quantity's range: an exponent too long to read (`1e<5000 digits>`) or
+        # beyond what a decimal holds (`1E9999999999`); `check_quantity` says so.
         return None
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def in_unit_of(amount: Decimal, quantity: str) -> str:
     """`amount` written in the suffix `quantity` uses: 135559905280 next to `16Gi` is `126.25Gi`."""
     match = _QUANTITY.fullmatch(quantity)
     suffix = match.group("suffix") if match else None
-    if suffix is None or suffix[0] in "eE":
+    if suffix is None or suffix not in _SUFFIXES:
         return f"{amount.normalize():f}"
     return f"{(amount / _SUFFIXES[suffix]).normalize():f}{suffix}"
 
@@ -239,6 +247,11 @@ def check_quantity(value: str | int | float) -> str:
     """A non-negative quantity; numbers from YAML (`cpu: 2`, `cpu: 0.5`) become their text."""
     text = str(value) if not isinstance(value, str) else value
     amount = parse_quantity(text)
+    if amount is None and _QUANTITY.fullmatch(text):
+        raise ValueError(
+            f"{_shortened(text)!r} is out of range for a quantity; write the amount with a "
+            "suffix, e.g. 500m, 4, 64Gi"
+        )
     if amount is None:
         raise ValueError(f"{text!r} is not a Kubernetes quantity (e.g. 250m, 1, 256Mi, 1Gi)")
     if amount < 0:
@@ -315,7 +328,10 @@ _DOMAIN = re.compile(
 )
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+# The one algorithm the references' parser (go-digest, as distribution/reference registers it)
+# accepts, and its encoding: sha512 and the rest are refused as unsupported.
+_SHA256 = re.compile(r"[a-f0-9]{64}")
 MAX_IMAGE_NAME = 255
 
 
@@ -336,8 +352,9 @@ def _check_repository(repository: str, what: str) -> None:
         if not _PATH_COMPONENT.fullmatch(component):
             hint = " (repository paths are lower-case)" if component.lower() != component else ""
             raise ValueError(f"{what}: {component!r} is not a valid repository path part{hint}")
-    if len(repository) > MAX_IMAGE_NAME:
-        raise ValueError(f"{what}: the name is longer than {MAX_IMAGE_NAME} characters")
+    if len(path) > MAX_IMAGE_NAME:
+        # The limit is the path's: the registry host is not counted (distribution/reference).
+        raise ValueError(f"{what}: the repository path is longer than {MAX_IMAGE_NAME} characters")
 
 
 def check_image(value: str) -> str:
@@ -349,8 +366,13 @@ def check_image(value: str) -> str:
         if not _DIGEST.fullmatch(digest):
             raise ValueError(f"{value!r}: {digest!r} is not a digest (sha256:<64 hex digits>)")
         algorithm, _, hex_part = digest.partition(":")
-        if algorithm == "sha256" and len(hex_part) != 64:
-            raise ValueError(f"{value!r}: a sha256 digest has 64 hex digits")
+        if algorithm != "sha256":
+            raise ValueError(
+                f"{value!r}: {algorithm!r} digests are not supported; pin it as sha256:<64 hex "
+                "digits>"
+            )
+        if not _SHA256.fullmatch(hex_part):
+            raise ValueError(f"{value!r}: a sha256 digest has 64 lower-case hex digits")
     # A tag follows the last ':' after the last '/' (a ':' before it belongs to a registry port).
     slash = rest.rfind("/")
     colon = rest.rfind(":")
@@ -393,35 +415,42 @@ def check_platform(value: str) -> str:
 
 # ---- AWS ----------------------------------------------------------------------------------
 
-AWS_PARTITIONS = (
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-)
+# Each partition's regions and endpoint domain, as AWS's partition data (botocore's
+# partitions.json) defines them: a region belongs to exactly one partition, and an ARN or a queue
+# URL must name a region of its own partition (arn:aws-cn:... is in cn-*, never us-east-1).
+AWS_PARTITION_REGIONS = {
+    "aws": (r"(?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]+", "amazonaws.com"),
+    "aws-cn": (r"cn-[a-z]+-[0-9]+", "amazonaws.com.cn"),
+    "aws-us-gov": (r"us-gov-[a-z]+-[0-9]+", "amazonaws.com"),
+    "aws-iso": (r"us-iso-[a-z]+-[0-9]+", "c2s.ic.gov"),
+    "aws-iso-b": (r"us-isob-[a-z]+-[0-9]+", "sc2s.sgov.gov"),
+    "aws-iso-e": (r"eu-isoe-[a-z]+-[0-9]+", "cloud.adc-e.uk"),
+    "aws-iso-f": (r"us-isof-[a-z]+-[0-9]+", "csp.hci.ic.gov"),
+    "aws-eusc": (r"eusc-de-[a-z]+-[0-9]+", "amazonaws.eu"),
+}
+AWS_PARTITIONS = tuple(AWS_PARTITION_REGIONS)
 _PARTITION = "(?:" + "|".join(re.escape(p) for p in AWS_PARTITIONS) + ")"
-_REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]+"
 _ACCOUNT = r"[0-9]{12}"
 _IAM_ROLE = re.compile(
     rf"arn:{_PARTITION}:iam::{_ACCOUNT}:role/(?:[\x21-\x7e]+/)?[A-Za-z0-9+=,.@_-]{{1,64}}"
 )
-_SNS_TOPIC = re.compile(
-    rf"arn:{_PARTITION}:sns:{_REGION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
+_IN_PARTITION = (
+    "(?:"
+    + "|".join(rf"{re.escape(p)}:sns:{region}" for p, (region, _) in AWS_PARTITION_REGIONS.items())
+    + ")"
 )
-# The SQS endpoints of each partition (amazonaws.com, .com.cn, the isolated regions' and the
-# European Sovereign Cloud's), in both the current and the legacy host form.
-_AWS_DOMAINS = (
-    r"(?:amazonaws\.com|amazonaws\.com\.cn|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"
-    r"|csp\.hci\.ic\.gov|amazonaws\.eu)"
+_SNS_TOPIC = re.compile(rf"arn:{_IN_PARTITION}:{_ACCOUNT}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?")
+# The SQS endpoint of each region, in both the current (sqs.<region>.<domain>) and the legacy
+# (<region>.queue.<domain>) host form, the domain being the region's partition's.
+_SQS_HOST = (
+    "(?:"
+    + "|".join(
+        rf"sqs\.{region}\.{re.escape(domain)}|{region}\.queue\.{re.escape(domain)}"
+        for region, domain in AWS_PARTITION_REGIONS.values()
+    )
+    + ")"
 )
-_SQS_URL = re.compile(
-    rf"https://(?:sqs\.{_REGION}\.{_AWS_DOMAINS}|{_REGION}\.queue\.{_AWS_DOMAINS})"
-    rf"/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?"
-)
+_SQS_URL = re.compile(rf"https://{_SQS_HOST}/{_ACCOUNT}/[A-Za-z0-9_-]{{1,80}}(?:\.fifo)?")
 _TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _ACCOUNT_ID = re.compile(_ACCOUNT)
 
@@ -443,13 +472,17 @@ def check_iam_role_arn(value: str) -> str:
 
 def check_sns_topic_arn(value: str) -> str:
     return _matching(
-        _SNS_TOPIC, value, "an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<topic>)"
+        _SNS_TOPIC,
+        value,
+        "an SNS topic ARN (arn:<partition>:sns:<region of that partition>:<account>:<topic>)",
     )
 
 
 def check_sqs_queue_url(value: str) -> str:
     return _matching(
-        _SQS_URL, value, "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)"
+        _SQS_URL,
+        value,
+        "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)",
     )
 
 
