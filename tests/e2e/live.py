@@ -7,7 +7,6 @@ from typing import Any
 
 from tests.e2e.engine import Cluster, decoded
 
-SECRET_PLACEHOLDER = "[secret]"
 OMITTED_WHEN_EMPTY = (0, False, "", [], {})
 """Values the API server does not store: Kubernetes' Go types drop a zero field (`omitempty`),
 so a probe's `initialDelaySeconds: 0` is sent and reads back absent, which means the same."""
