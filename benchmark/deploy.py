@@ -351,14 +351,7 @@ def start_cluster(directory: Path) -> Cluster:
             break
     else:
         raise DeployError(f"scripts/cluster.sh up {directory} failed:\n{done.stderr[-2000:]}")
-    cluster = Cluster(dir=directory, bin=bin_dir)
-    # kube-apiserver's TaintNodesByCondition taints every new node not-ready, and only the node
-    # lifecycle controller, which scripts/cluster.sh leaves off (kwok sends no kubelet
-    # heartbeats), would lift it: no pod would ever be scheduled. Lifted here, before any tool
-    # runs, where the script does not already keep the taint off.
-    cluster.kubectl("taint", "nodes", "--all", "node.kubernetes.io/not-ready:NoSchedule-",
-                    check=False)  # fmt: skip
-    return cluster
+    return Cluster(dir=directory, bin=bin_dir)
 
 
 def stop_cluster(cluster: Cluster) -> None:
