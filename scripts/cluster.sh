@@ -26,7 +26,7 @@ usage() { die "usage: scripts/cluster.sh up DIR [NODES] | down DIR"; }
 # counts, so a pid the system has since given to another process is never signalled.
 alive() {
   local component=$1 pid=$2
-  [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$component"
+  [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$component"
 }
 
 down() {
@@ -60,7 +60,16 @@ start() {
   local component=$1
   shift
   "$component" "$@" >"$DIR/logs/$component.log" 2>&1 &
-  echo "$component $!" >>"$DIR/pids"
+  local pid=$!
+  echo "$component $pid" >>"$DIR/pids"
+  # Return once the child runs the component's binary. Until its exec the child's cmdline is
+  # this script's (and reading it mid-exec fails), so `alive` would call a component that is
+  # only starting dead, and `down` would leave it running. A child that exits instead (a
+  # missing binary) ends the wait too; wait_until then reports it with its log.
+  for _ in $(seq 100); do
+    alive "$component" "$pid" || ! kill -0 "$pid" 2>/dev/null && break
+    sleep 0.02
+  done
 }
 
 # wait_until COMPONENT WHAT COMMAND...: retry COMMAND until it succeeds or TIMEOUT passes.
