@@ -29,7 +29,7 @@ class Deployed:
 
     loaded: Loaded
     cluster: k8s.Provider
-    """The one provider every Kubernetes object goes through (README "Which cluster...")."""
+    """The one provider every Kubernetes object goes through (docs/safety.md, "Which cluster")."""
     environment: Environment
     services: Mapping[str, Microservice]
     """Catalog name to its component."""

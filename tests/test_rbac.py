@@ -353,7 +353,7 @@ def test_production_namespace_cannot_be_deleted_by_the_pipeline():
     grants = grants_of(objects_for(rendered("prod")), account("prod", "deployer"))
     assert not allows(grants, "delete", "", "namespaces", None, "production")
     assert not allows(grants, "list", "", "namespaces")
-    # Until someone lifts `protect` on purpose (README "Protecting production"): then the
+    # Until someone lifts `protect` on purpose (docs/safety.md, "Protecting production"): then the
     # regenerated RBAC grants it, and an administrator must apply that first.
     unprotected = render("prod", config=load_stack("prod").edited("protect", False))
     grants = grants_of(objects_for(unprotected), account("prod", "deployer"))

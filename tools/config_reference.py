@@ -202,7 +202,7 @@ def config_reference() -> str:
         "refused at every depth. Every value is checked before any resource is registered; a bad "
         "one fails the render (exit 2) and `pulumi preview`/`up` with one line naming the key. "
         "Editors complete and check these keys through `schema/stack-config.schema.json` "
-        '(README, "Editing a stack file").',
+        '([stack-files.md](stack-files.md), "Editing a stack file").',
         "",
         "| key | type | default | meaning |",
         "|---|---|---|---|",

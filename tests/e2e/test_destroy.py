@@ -1,8 +1,8 @@
 """`pulumi destroy`: dev goes completely; production's protected namespace does not.
 
-README "Protecting production": with `protect` on (prod's default) the namespace is protected
-and retained, so `pulumi destroy` fails instead of deleting it and everything in it; lifting
-`protect` first is the deliberate way.
+docs/safety.md, "Protecting production": with `protect` on (prod's default) the namespace is
+protected and retained, so `pulumi destroy` fails instead of deleting it and everything in it;
+lifting `protect` first is the deliberate way.
 """
 
 from __future__ import annotations
