@@ -43,14 +43,10 @@ log() { printf 'toolchain: %s\n' "$*" >&2; }
 command -v go >/dev/null 2>&1 || { log "go not found on PATH: install Go 1.26 or newer"; exit 1; }
 command -v python3 >/dev/null 2>&1 || { log "python3 not found on PATH"; exit 1; }
 
-# gomod_of MODULE@VERSION: the path of that module's go.mod in Go's module cache.
-gomod_of() {
-  go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["GoMod"]) if "GoMod" in d else sys.exit(d.get("Error", "no go.mod"))'
-}
-
-# moddir_of MODULE@VERSION: that module's source folder in Go's module cache.
-moddir_of() {
-  go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["Dir"]) if "Dir" in d else sys.exit(d.get("Error", "no source"))'
+# downloaded FIELD MODULE@VERSION: a path `go mod download -json` reports for that module in Go's
+# module cache: GoMod (its go.mod) or Dir (its source folder).
+downloaded() {
+  go mod download -json "$2" | python3 -c 'import json,sys; d=json.load(sys.stdin); f=sys.argv[1]; print(d[f]) if f in d else sys.exit(d.get("Error", "no " + f))' "$1"
 }
 
 # wrapper NAME: a module of our own in the current folder, from which upstream main packages are
@@ -77,7 +73,7 @@ for r in json.load(sys.stdin).get("Replace") or []:
 build_pulumi() {
   local out=$1 v="v$PULUMI_VERSION"
   wrapper pulumi
-  copy_version_replaces "$(gomod_of "github.com/pulumi/pulumi/pkg/v3@$v")"
+  copy_version_replaces "$(downloaded GoMod "github.com/pulumi/pulumi/pkg/v3@$v")"
   go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$v" "github.com/pulumi/pulumi/sdk/v3@$v"
   go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
     -o "$out/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
@@ -86,23 +82,23 @@ build_pulumi() {
 build_language_python() {
   local out=$1 v="v$PULUMI_LANGUAGE_PYTHON_VERSION" dir
   wrapper pulumi-language-python
-  copy_version_replaces "$(gomod_of "github.com/pulumi/pulumi/sdk/v3@$v")"
+  copy_version_replaces "$(downloaded GoMod "github.com/pulumi/pulumi/sdk/v3@$v")"
   go get "github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python@$v"
   go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
     -o "$out/pulumi-language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
   # The host runs the program through this script, which it looks for beside its own binary.
-  dir="$(moddir_of "github.com/pulumi/pulumi/sdk/v3@$v")"
+  dir="$(downloaded Dir "github.com/pulumi/pulumi/sdk/v3@$v")"
   install -m 0755 "$dir/python/cmd/pulumi-language-python-exec" "$out/pulumi-language-python-exec"
 }
 
 build_kubernetes_provider() {
   local out=$1 mod="github.com/pulumi/pulumi-kubernetes/provider/v4@$PULUMI_KUBERNETES_MODULE" dir
   wrapper pulumi-resource-kubernetes
-  copy_version_replaces "$(gomod_of "$mod")"
+  copy_version_replaces "$(downloaded GoMod "$mod")"
   # Upstream's main embeds two generated, git-ignored files that the module zip lacks; ours
   # embeds the committed schema and mapping with the version set, as upstream's generator does.
   cp "$REPO_ROOT/toolchain/pulumi-resource-kubernetes/main.go" main.go
-  dir="$(moddir_of "$mod")/cmd/pulumi-resource-kubernetes"
+  dir="$(downloaded Dir "$mod")/cmd/pulumi-resource-kubernetes"
   python3 - "$dir" "$PULUMI_KUBERNETES_VERSION" <<'PY'
 import json, sys
 src, version = sys.argv[1], sys.argv[2]
@@ -120,7 +116,7 @@ PY
 build_etcd() {
   local out=$1 v="v$ETCD_VERSION"
   wrapper etcd
-  copy_version_replaces "$(gomod_of "go.etcd.io/etcd/server/v3@$v")"
+  copy_version_replaces "$(downloaded GoMod "go.etcd.io/etcd/server/v3@$v")"
   go get "go.etcd.io/etcd/server/v3@$v"
   go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
 }
@@ -131,7 +127,7 @@ build_kubernetes() {
   # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with folders of its
   # own tree; here each is the published module of the same release (v1.37.2 -> v0.37.2).
   staging="v0.${KUBERNETES_VERSION#1.}"
-  go mod edit -json "$(gomod_of "k8s.io/kubernetes@$v")" | python3 -c '
+  go mod edit -json "$(downloaded GoMod "k8s.io/kubernetes@$v")" | python3 -c '
 import json, sys
 for r in json.load(sys.stdin).get("Replace") or []:
     if r["New"]["Path"].startswith("./staging/"):
@@ -159,7 +155,7 @@ build_kwok() {
   # kwok does nothing without stages; these are the module's own "fast" ones (a node becomes
   # Ready at once, a pod Running and Ready, a deleted pod goes), which scripts/cluster.sh loads.
   local stages
-  stages="$(moddir_of "sigs.k8s.io/kwok@$v")/kustomize/stage"
+  stages="$(downloaded Dir "sigs.k8s.io/kwok@$v")/kustomize/stage"
   for file in node/fast/node-initialize.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
     cat "$stages/$file"
     echo "---"
