@@ -66,6 +66,18 @@ def check_dns_label(value: str) -> str:
     )
 
 
+def check_namespace(value: str) -> str:
+    """A namespace's name, which Kubernetes validates as a DNS-1123 label (`IsDNS1123Label`): a
+    leading digit is fine here, as it is not in a Service name (`check_dns_label`)."""
+    return _matching(
+        _DNS_LABEL,
+        value,
+        "a namespace name (lower-case letters, digits and '-', starting and ending with a "
+        "letter or digit, at most 63 characters)",
+        max_length=MAX_LABEL,
+    )
+
+
 def check_dns_subdomain(value: str) -> str:
     """An object name Kubernetes validates as a DNS-1123 subdomain (Secrets, IngressClasses)."""
     if not _subdomain_ok(value):
