@@ -67,7 +67,9 @@ def _names(model: StackSettings, catalog: Mapping[str, ServiceSpec]) -> list[str
     found = []
     if catalog:
         longest = max(catalog, key=len)
-        if len(naming.ingress_policy(model.prefix, longest)) > rules.MAX_LABEL:
+        # `{prefix}-{service}` names a Service (a DNS-1035 label) and is a label value: at most
+        # 63 characters. The other names are DNS subdomains, so their suffixes have room.
+        if len(naming.instance(model.prefix, longest)) > rules.MAX_LABEL:
             found.append(
                 f"prefix: {model.prefix!r} is too long for names such as "
                 f"'{naming.instance(model.prefix, longest)}'"
