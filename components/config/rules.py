@@ -151,10 +151,16 @@ def check_label_value(value: str) -> str:
 
 
 def check_variable_name(value: str) -> str:
-    """An environment variable name every shell and Kubernetes accept (`BAD=NAME` is not)."""
+    """An environment variable name every shell and Kubernetes accept (`BAD=NAME` is not); it is
+    a ConfigMap or Secret key too, which Kubernetes limits to 253 characters."""
     if not _C_IDENTIFIER.fullmatch(value):
         raise ValueError(
             "not a valid variable name (letters, digits and '_', not starting with a digit)"
+        )
+    if len(value) > MAX_SUBDOMAIN:
+        raise ValueError(
+            f"a variable name of {len(value)} characters is too long; Kubernetes takes at most "
+            f"{MAX_SUBDOMAIN} (a ConfigMap or Secret key)"
         )
     return value
 
