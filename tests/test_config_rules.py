@@ -37,7 +37,13 @@ def test_dns_subdomains_refused(value):
 
 def test_database_host_is_a_host_not_a_url():
     assert rules.check_host_name("db.c9akciq32.us-east-1.rds.amazonaws.com")
-    assert rules.check_host_name("10.0.0.5") == "10.0.0.5"
+    assert rules.check_host_name("db.example.com.") == "db.example.com."  # fully qualified
+    # The API server refuses an IPv6 address; an IPv4 one it takes as a name DNS never resolves.
+    for address in ("10.0.0.5", "::1"):
+        assert refused(rules.check_host_name, address) == (
+            f"{address!r} is an IP address; an ExternalName Service needs the database's DNS "
+            "name (e.g. its RDS endpoint), as DNS never resolves an address there"
+        )
     assert refused(rules.check_host_name, "postgres://db.example.com") == (
         "'postgres://db.example.com' is a URL; give the host name only (e.g. db.example.com)"
     )

@@ -89,14 +89,22 @@ def check_dns_subdomain(value: str) -> str:
 
 
 def check_host_name(value: str) -> str:
-    """A host name or IP address to resolve (an ExternalName target), never a URL."""
+    """A host name to resolve (an ExternalName target), never a URL or an IP address.
+
+    The API server takes a fully-qualified name with its trailing dot (`db.example.com.`) and
+    refuses an IPv6 address; it takes an IPv4 address only as a name made of digits, which DNS
+    never resolves as the address, so pods could not reach the database by it.
+    """
     if "://" in value or "/" in value:
         raise ValueError(f"{value!r} is a URL; give the host name only (e.g. db.example.com)")
-    if ":" in value and not _is_ip(value):
-        raise ValueError(f"{value!r} has a port; give the host name only (the port is 5432)")
     if _is_ip(value):
-        return value
-    if not _subdomain_ok(value):
+        raise ValueError(
+            f"{value!r} is an IP address; an ExternalName Service needs the database's DNS name "
+            "(e.g. its RDS endpoint), as DNS never resolves an address there"
+        )
+    if ":" in value:
+        raise ValueError(f"{value!r} has a port; give the host name only (the port is 5432)")
+    if not _subdomain_ok(value.removesuffix(".")):
         raise ValueError(
             f"{value!r} is not a host name (lower-case letters, digits, '-' and '.', "
             "at most 253 characters)"
