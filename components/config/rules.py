@@ -309,6 +309,8 @@ STANDARD_QUOTA_RESOURCES = frozenset(
         "persistentvolumeclaims",
     }
 )
+HUGE_PAGES_QUOTA_PREFIXES = ("hugepages-", "requests.hugepages-")
+"""`hugepages-<size>` and `requests.hugepages-<size>`, whatever the size (`hugepages-2Mi`)."""
 # Counted objects: Kubernetes refuses a fraction ("must be an integer").
 _INTEGER_QUOTA_RESOURCES = frozenset(
     {
@@ -328,6 +330,10 @@ _INTEGER_QUOTA_RESOURCES = frozenset(
 def check_quota_resource(name: str) -> str:
     """A `ResourceQuota` resource name: a standard one, `count/<kind>`, or a qualified name."""
     if name in STANDARD_QUOTA_RESOURCES:
+        return name
+    # Huge pages of any size are standard too (IsQuotaHugePageResourceName), as a qualified name.
+    huge_pages = any(name.startswith(p) and name != p for p in HUGE_PAGES_QUOTA_PREFIXES)
+    if huge_pages and len(name) <= MAX_LABEL and _QUALIFIED_NAME.fullmatch(name):
         return name
     if "/" in name:
         prefix, _, rest = name.partition("/")
