@@ -244,3 +244,16 @@ def test_account_ids_and_variable_names_and_platforms():
     assert "is not a platform" in refused(rules.check_platform, "amd64")
     assert rules.check_label_value("1.0.0") == "1.0.0"
     assert "is not a valid label value" in refused(rules.check_label_value, "1.0.0+build")
+
+
+def test_what_the_api_server_taught():
+    # Found by tests/e2e/test_validators_vs_apiserver.py: each key's limit is the API server's.
+    assert rules.check_variable_name("A" * 253)
+    assert "too long" in refused(rules.check_variable_name, "A" * 254)
+    for name in ("hugepages-2Mi", "requests.hugepages-1Gi", "hugepages-foo"):
+        assert rules.check_quota_resource(name) == name
+    for name in ("hugepages-", "requests.hugepages-", "limits.hugepages-2Mi"):
+        assert "is not a resource a ResourceQuota can limit" in refused(
+            rules.check_quota_resource, name
+        )
+    assert rules.check_namespace("1-env") == "1-env"
