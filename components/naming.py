@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 HASH_LENGTH = 10
 LONGEST_SUFFIX = "-allow-ingress"
-"""The longest suffix appended to `instance()`: a name must stay a 63-character DNS label."""
+"""The longest suffix appended to `instance()`, in a NetworkPolicy's name: a DNS subdomain (253
+characters), so only `instance()` itself, a Service name and a label value, must stay within 63."""
 
 
 def instance(prefix: str, service: str) -> str:

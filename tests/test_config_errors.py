@@ -33,11 +33,11 @@ CASES = {
         "prefix: 'Dev_1' is not a DNS label (lower-case letters, digits and '-', "
         "starting with a letter, at most 63 characters)",
     ),
-    "environment not a DNS label": (
+    "environment not a namespace name": (
         "environment",
         "my env",
-        "environment: 'my env' is not a DNS label (lower-case letters, digits and '-', "
-        "starting with a letter, at most 63 characters)",
+        "environment: 'my env' is not a namespace name (lower-case letters, digits and '-', "
+        "starting and ending with a letter or digit, at most 63 characters)",
     ),
     "negative replicas": (
         "services.event-service.replicas",

@@ -15,7 +15,8 @@ import pydantic
 import pytest
 import yaml
 
-from components.config import ConfigError, load
+from components.catalog import CATALOG
+from components.config import ConfigError, load, rules
 from components.config.errors import PREFIX
 from components.config.model import ProbeTiming, StackSettings
 from tests.conftest import CountingMocks, all_secrets
@@ -351,8 +352,14 @@ def test_a_build_context_must_exist(tmp_path: Path):
 
 
 def test_the_prefix_must_leave_room_for_every_name():
-    assert problem("prefix", "p" * 40) == (
-        f"prefix: '{'p' * 40}' is too long for names such as '{'p' * 40}-notification-service'"
+    # `{prefix}-{service}` must be a 63-character label (a Service name, a label value); the
+    # ingress NetworkPolicy's longer name is a DNS subdomain (the API server says so).
+    longest = max(CATALOG, key=len)
+    room = rules.MAX_LABEL - len(f"-{longest}")
+    load(with_path(dev_values(), "prefix", "p" * room), secret_keys={"secrets"})
+    long = "p" * (room + 1)
+    assert problem("prefix", long) == (
+        f"prefix: '{long}' is too long for names such as '{long}-{longest}'"
     )
 
 

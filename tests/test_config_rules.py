@@ -37,7 +37,13 @@ def test_dns_subdomains_refused(value):
 
 def test_database_host_is_a_host_not_a_url():
     assert rules.check_host_name("db.c9akciq32.us-east-1.rds.amazonaws.com")
-    assert rules.check_host_name("10.0.0.5") == "10.0.0.5"
+    assert rules.check_host_name("db.example.com.") == "db.example.com."  # fully qualified
+    # The API server refuses an IPv6 address; an IPv4 one it takes as a name DNS never resolves.
+    for address in ("10.0.0.5", "::1"):
+        assert refused(rules.check_host_name, address) == (
+            f"{address!r} is an IP address; an ExternalName Service needs the database's DNS "
+            "name (e.g. its RDS endpoint), as DNS never resolves an address there"
+        )
     assert refused(rules.check_host_name, "postgres://db.example.com") == (
         "'postgres://db.example.com' is a URL; give the host name only (e.g. db.example.com)"
     )
@@ -238,3 +244,16 @@ def test_account_ids_and_variable_names_and_platforms():
     assert "is not a platform" in refused(rules.check_platform, "amd64")
     assert rules.check_label_value("1.0.0") == "1.0.0"
     assert "is not a valid label value" in refused(rules.check_label_value, "1.0.0+build")
+
+
+def test_what_the_api_server_taught():
+    # Found by tests/e2e/test_validators_vs_apiserver.py: each key's limit is the API server's.
+    assert rules.check_variable_name("A" * 253)
+    assert "too long" in refused(rules.check_variable_name, "A" * 254)
+    for name in ("hugepages-2Mi", "requests.hugepages-1Gi", "hugepages-foo"):
+        assert rules.check_quota_resource(name) == name
+    for name in ("hugepages-", "requests.hugepages-", "limits.hugepages-2Mi"):
+        assert "is not a resource a ResourceQuota can limit" in refused(
+            rules.check_quota_resource, name
+        )
+    assert rules.check_namespace("1-env") == "1-env"

@@ -10,7 +10,7 @@ under the project folder. The order of the problems is the order of the checks b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 from components import naming
@@ -67,7 +67,9 @@ def _names(model: StackSettings, catalog: Mapping[str, ServiceSpec]) -> list[str
     found = []
     if catalog:
         longest = max(catalog, key=len)
-        if len(naming.ingress_policy(model.prefix, longest)) > rules.MAX_LABEL:
+        # `{prefix}-{service}` names a Service (a DNS-1035 label) and is a label value: at most
+        # 63 characters. The other names are DNS subdomains, so their suffixes have room.
+        if len(naming.instance(model.prefix, longest)) > rules.MAX_LABEL:
             found.append(
                 f"prefix: {model.prefix!r} is too long for names such as "
                 f"'{naming.instance(model.prefix, longest)}'"
@@ -141,12 +143,21 @@ def _limit_range_order(limit_range: Mapping[str, Mapping[str, str]]) -> list[str
     for low, high in (("defaultRequest", "default"), ("default", "max"), ("defaultRequest", "max")):
         for resource, quantity in limit_range.get(low, {}).items():
             bound = limit_range.get(high, {}).get(resource)
-            if bound is not None and _amount(quantity) > _amount(bound):
+            if bound is not None and _compared(resource, quantity) > _compared(resource, bound):
                 found.append(
                     f"limitRange.{low}.{resource}: {quantity} exceeds "
                     f"limitRange.{high}.{resource} ({bound})"
                 )
     return found
+
+
+def _compared(resource: str, quantity: str) -> Decimal:
+    """A LimitRange amount as the API server compares it: CPU in whole millicores, rounded up
+    (a `max` of 5n is 1m to it, and a `defaultRequest` of 1m fits under it)."""
+    amount = _amount(quantity)
+    if resource == "cpu":
+        return (amount * 1000).to_integral_value(rounding=ROUND_CEILING)
+    return amount
 
 
 def _pods_key(service: MicroserviceArgs) -> str:

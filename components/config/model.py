@@ -86,6 +86,7 @@ Flag = Annotated[
     WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}]}),
 ]
 DnsLabel = Annotated[Text, _rule(rules.check_dns_label)]
+NamespaceName = Annotated[Text, _rule(rules.check_namespace)]
 DnsSubdomain = Annotated[Text, _rule(rules.check_dns_subdomain)]
 Host = Annotated[Text, _rule(rules.check_host_name)]
 Cidr = Annotated[Text, _rule(rules.check_cidr)]
@@ -336,7 +337,7 @@ class ExternalServices(_Model):
 class Network(_Model):
     """Where pods may be reached from and connect to, beyond the deny-by-default policies."""
 
-    ingress_namespace: DnsLabel = Field(
+    ingress_namespace: NamespaceName = Field(
         "kong", description="Namespace of the ingress controller allowed to reach the APIs."
     )
     ingress_cidrs: tuple[Cidr, ...] = Field(
@@ -429,7 +430,7 @@ class StackSettings(_Model):
 
     NULL_IS_UNSET = ("production", "protect")
 
-    environment: DnsLabel = Field(
+    environment: NamespaceName = Field(
         description="The environment's name and its namespace (required)."
     )
     cluster: Cluster | None = Field(

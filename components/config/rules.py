@@ -66,6 +66,18 @@ def check_dns_label(value: str) -> str:
     )
 
 
+def check_namespace(value: str) -> str:
+    """A namespace's name, which Kubernetes validates as a DNS-1123 label (`IsDNS1123Label`): a
+    leading digit is fine here, as it is not in a Service name (`check_dns_label`)."""
+    return _matching(
+        _DNS_LABEL,
+        value,
+        "a namespace name (lower-case letters, digits and '-', starting and ending with a "
+        "letter or digit, at most 63 characters)",
+        max_length=MAX_LABEL,
+    )
+
+
 def check_dns_subdomain(value: str) -> str:
     """An object name Kubernetes validates as a DNS-1123 subdomain (Secrets, IngressClasses)."""
     if not _subdomain_ok(value):
@@ -77,14 +89,22 @@ def check_dns_subdomain(value: str) -> str:
 
 
 def check_host_name(value: str) -> str:
-    """A host name or IP address to resolve (an ExternalName target), never a URL."""
+    """A host name to resolve (an ExternalName target), never a URL or an IP address.
+
+    The API server takes a fully-qualified name with its trailing dot (`db.example.com.`) and
+    refuses an IPv6 address; it takes an IPv4 address only as a name made of digits, which DNS
+    never resolves as the address, so pods could not reach the database by it.
+    """
     if "://" in value or "/" in value:
         raise ValueError(f"{value!r} is a URL; give the host name only (e.g. db.example.com)")
-    if ":" in value and not _is_ip(value):
-        raise ValueError(f"{value!r} has a port; give the host name only (the port is 5432)")
     if _is_ip(value):
-        return value
-    if not _subdomain_ok(value):
+        raise ValueError(
+            f"{value!r} is an IP address; an ExternalName Service needs the database's DNS name "
+            "(e.g. its RDS endpoint), as DNS never resolves an address there"
+        )
+    if ":" in value:
+        raise ValueError(f"{value!r} has a port; give the host name only (the port is 5432)")
+    if not _subdomain_ok(value.removesuffix(".")):
         raise ValueError(
             f"{value!r} is not a host name (lower-case letters, digits, '-' and '.', "
             "at most 253 characters)"
@@ -139,10 +159,16 @@ def check_label_value(value: str) -> str:
 
 
 def check_variable_name(value: str) -> str:
-    """An environment variable name every shell and Kubernetes accept (`BAD=NAME` is not)."""
+    """An environment variable name every shell and Kubernetes accept (`BAD=NAME` is not); it is
+    a ConfigMap or Secret key too, which Kubernetes limits to 253 characters."""
     if not _C_IDENTIFIER.fullmatch(value):
         raise ValueError(
             "not a valid variable name (letters, digits and '_', not starting with a digit)"
+        )
+    if len(value) > MAX_SUBDOMAIN:
+        raise ValueError(
+            f"a variable name of {len(value)} characters is too long; Kubernetes takes at most "
+            f"{MAX_SUBDOMAIN} (a ConfigMap or Secret key)"
         )
     return value
 
@@ -283,6 +309,8 @@ STANDARD_QUOTA_RESOURCES = frozenset(
         "persistentvolumeclaims",
     }
 )
+HUGE_PAGES_QUOTA_PREFIXES = ("hugepages-", "requests.hugepages-")
+"""`hugepages-<size>` and `requests.hugepages-<size>`, whatever the size (`hugepages-2Mi`)."""
 # Counted objects: Kubernetes refuses a fraction ("must be an integer").
 _INTEGER_QUOTA_RESOURCES = frozenset(
     {
@@ -302,6 +330,10 @@ _INTEGER_QUOTA_RESOURCES = frozenset(
 def check_quota_resource(name: str) -> str:
     """A `ResourceQuota` resource name: a standard one, `count/<kind>`, or a qualified name."""
     if name in STANDARD_QUOTA_RESOURCES:
+        return name
+    # Huge pages of any size are standard too (IsQuotaHugePageResourceName), as a qualified name.
+    huge_pages = any(name.startswith(p) and name != p for p in HUGE_PAGES_QUOTA_PREFIXES)
+    if huge_pages and len(name) <= MAX_LABEL and _QUALIFIED_NAME.fullmatch(name):
         return name
     if "/" in name:
         prefix, _, rest = name.partition("/")
