@@ -96,22 +96,35 @@ def target_for(*, branch: str | None = None, stack: str | None = None) -> Target
     return None
 
 
-def _read_yaml(path: Path, what: str) -> Any:
+def _read_kubeconfig(path: Path) -> Any:
     # Imported here: the jobs that only map branches run on the runner's bare Python.
     import yaml
 
     try:
         return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise CheckError(f"{what} {path}: no such file") from None
+        raise CheckError(f"kubeconfig {path}: no such file") from None
     except yaml.YAMLError:
-        raise CheckError(f"{what} {path}: not valid YAML") from None
+        raise CheckError(f"kubeconfig {path}: not valid YAML") from None
+
+
+def _read_stack_file(path: Path) -> Any:
+    # The product's reader, imported here for the same reason as PyYAML above.
+    from components.config.stack_file import NotYamlError, StackFileError, read_yaml
+
+    what = f"stack file {path}"
+    try:
+        return read_yaml(path, what)
+    except NotYamlError:
+        raise CheckError(f"{what}: not valid YAML") from None
+    except StackFileError as error:
+        raise CheckError(str(error)) from None
 
 
 def cluster_of(stack: str, root: Path = ROOT) -> tuple[str, str | None]:
     """The kube context (and API server, if given) stack `stack` may deploy to."""
     path = root / f"Pulumi.{stack}.yaml"
-    data = _read_yaml(path, "stack file")
+    data = _read_stack_file(path)
     config = data.get("config") if isinstance(data, Mapping) else None
     cluster = config.get(CLUSTER_KEY) if isinstance(config, Mapping) else None
     context = cluster.get("context") if isinstance(cluster, Mapping) else None
@@ -139,7 +152,7 @@ def check_kubeconfig(
     Returns the context. With `use_context`, rewrites the file's `current-context` to it.
     """
     context, server = cluster_of(stack, root)
-    config = _read_yaml(kubeconfig, "kubeconfig")
+    config = _read_kubeconfig(kubeconfig)
     if not isinstance(config, Mapping):
         raise CheckError(f"kubeconfig {kubeconfig}: empty or not a kubeconfig")
     entry = _named(config.get("contexts"), context)

@@ -266,12 +266,14 @@ def _delete(tree: dict[str, Any], path: tuple[str, ...]) -> None:
 
 def _load(text: str, what: str) -> dict[str, Any]:
     # Imported here: tagging a release needs no stack file and runs on the runner's bare Python.
-    import yaml
+    from components.config.stack_file import NotYamlError, StackFileError, parse_yaml
 
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
+        data = parse_yaml(text, what) or {}
+    except NotYamlError:
         raise ReleaseError(f"{what} is not valid YAML") from None
+    except StackFileError as error:
+        raise ReleaseError(str(error)) from None
     if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
         raise ReleaseError(f"{what} is not a stack file (a mapping with `config:`)")
     return data

@@ -4,6 +4,7 @@ the schema and the reference generated from the model, and the engine's way of g
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from pathlib import Path
@@ -19,7 +20,11 @@ from components.catalog import CATALOG
 from components.config import ConfigError, load, rules
 from components.config.errors import PREFIX
 from components.config.model import ProbeTiming, StackSettings
+from components.conventions import PROJECT
 from tests.conftest import CountingMocks, all_secrets
+from tests.test_config_fuzz import BASE as FUZZ_BASE
+from tests.test_config_fuzz import PATHS as KEY_PATHS
+from tests.test_config_fuzz import load_stack_values, set_path
 from tools import config_reference
 from tools.harness import run_program
 from tools.stack_config import ROOT, committed_stacks, load_stack
@@ -529,6 +534,87 @@ def test_the_schema_passes_other_namespaces_and_secure_secrets():
         },
     }
     jsonschema.Draft202012Validator(schema).validate(document)
+
+
+def _loader_verdict(values: dict[str, Any]) -> str | None:
+    """None when the loader takes the stack, else its message."""
+    try:
+        load_stack_values(values)
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+def _as_written(value: Any) -> Any:
+    """A secret as its stack file holds it: each leaf `secure:`, a null left null."""
+    if isinstance(value, dict):
+        return {key: _as_written(item) for key, item in value.items()}
+    return None if value is None else {"secure": "v1:x"}
+
+
+@functools.cache
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(config_reference.SCHEMA_PATH.read_text()))
+
+
+def _schema_verdict(values: dict[str, Any]) -> set[tuple[Any, ...]]:
+    """Where and by which rule the schema refuses the stack file that holds `values`: each
+    innermost error (an `anyOf`'s are its branches' errors), without the message, which
+    quotes the value."""
+    config = {
+        f"{PROJECT}:{key}": _as_written(value) if key in FUZZ_BASE.secret_keys else value
+        for key, value in values.items()
+    }
+    found: set[tuple[Any, ...]] = set()
+    errors = list(_schema_validator().iter_errors({"config": config}))
+    while errors:
+        error = errors.pop()
+        if error.context:
+            errors += error.context
+        else:
+            found.add((tuple(error.absolute_path), tuple(error.absolute_schema_path)))
+    return found
+
+
+def _without(values: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    result = set_path(values, path, None)
+    node = result
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return result
+
+
+@pytest.mark.parametrize("path", KEY_PATHS, ids=".".join)
+def test_the_schema_and_the_loader_agree_on_null_for_every_key(path: tuple[str, ...]):
+    # `key:` with no value is YAML's null. For each key the loader either treats it as the key
+    # left out (the same verdict, the same message) or refuses it; the schema must do the same:
+    # allow it with no error of its own, or refuse it.
+    null, absent = set_path(FUZZ_BASE.values, path, None), _without(FUZZ_BASE.values, path)
+    loader = _loader_verdict(null), _loader_verdict(absent)
+    schema = _schema_verdict(null), _schema_verdict(absent)
+    assert (loader[0] == loader[1]) == (schema[0] == schema[1]), (loader[0], schema[0])
+    # Where the stack without the key is fine for both, both take or both refuse the null.
+    if loader[1] is None and not schema[1]:
+        assert (loader[0] is None) == (not schema[0]), (loader[0], schema[0])
+
+
+def test_the_keys_whose_null_is_unset_take_null_in_the_schema_and_the_loader():
+    # The keys whose defaults moved from the loader into the model (`NULL_IS_UNSET`), and the
+    # optional registry password: the agreement above is not a vacuous "both refuse".
+    for key in (
+        "production",
+        "protect",
+        "registryPassword",
+        "services.event-service.replicas",
+        "services.event-service.imagePullPolicy",
+        "services.event-service.resources.requests.cpu",
+        "services.event-service.resources.requests.memory",
+        "services.event-service.resources.limits.memory",
+    ):
+        values = set_path(FUZZ_BASE.values, tuple(key.split(".")), None)
+        assert _loader_verdict(values) is None, key
+        assert not _schema_verdict(values), key
 
 
 def test_the_reference_lists_every_key_of_the_model():

@@ -19,19 +19,13 @@ import pytest
 
 from components.catalog import AWS_VARIABLES, CATALOG
 from tests.conftest import all_secrets, secret_value, stack_with_secrets
-from tools import diagram as env_diagram
-from tools.diagram import (
-    AWS_RESOURCE_KINDS,
-    DOCS_FILE,
-    committed_stacks,
-    docs_text,
-    environment_diagram,
-    environment_graph,
-    node_id,
-)
+from tools.diagram import cli as env_diagram
+from tools.diagram import environment_diagram, environment_graph, node_id
+from tools.diagram.aws import AWS_RESOURCE_KINDS
+from tools.diagram.cli import DOCS_FILE, docs_text
 from tools.mermaid import CHANGE_CLASSES, Diagram, Edge, escape, safe_id
 from tools.render import render
-from tools.stack_config import ROOT, load_stack
+from tools.stack_config import ROOT, committed_stacks, load_stack
 
 PARSER_DIR = ROOT / "diagram"
 PARSER = PARSER_DIR / "parse.mjs"

@@ -13,7 +13,7 @@ import pytest
 from components.conventions import TIER_LABEL
 from tools import parity
 from tools.check import check_render
-from tools.parity import ALLOWED_DIFFERENCES, Environment, compare
+from tools.parity import ALLOWED_DIFFERENCES, EnvironmentNames, compare
 from tools.render import Render, render
 from tools.stack_config import ROOT, StackConfig, load_stack
 
@@ -194,7 +194,7 @@ def test_an_extra_variable_or_secret_is_reported_without_its_value(prod: Manifes
 
 
 def test_each_allowance_covers_only_its_own_difference(staging: Manifests, prod: Manifests) -> None:
-    env_a, env_b = Environment.of(staging), Environment.of(prod)
+    env_a, env_b = EnvironmentNames.of(staging), EnvironmentNames.of(prod)
 
     def allowed(kind: str, parts: tuple, old: Any, new: Any) -> list[str]:
         field = parity.Field(kind, parts, old, new, env_a, env_b)

@@ -84,11 +84,11 @@ def group_of(manifest: Mapping[str, Any]) -> str:
 
 
 def account(stack: str, role: str) -> tuple[str, str]:
-    return IDENTITY_NAMESPACE, f"{environment(stack).prefix}-{role}"
+    return IDENTITY_NAMESPACE, f"{stack_namespace(stack).prefix}-{role}"
 
 
-def environment(stack: str) -> rbac.Environment:
-    return rbac.environment(rendered(stack))
+def stack_namespace(stack: str) -> rbac.StackNamespace:
+    return rbac.stack_namespace(rendered(stack))
 
 
 def grants_of(objects: Iterable[Mapping[str, Any]], subject: tuple[str, str]) -> list[Grant]:
@@ -190,7 +190,7 @@ def test_no_wildcards_and_no_non_resource_urls(stack: str):
 @pytest.mark.parametrize("stack", STACKS)
 def test_deployer_can_do_what_up_and_destroy_do_to_every_rendered_object(stack: str):
     result = rendered(stack)
-    env = environment(stack)
+    env = stack_namespace(stack)
     grants = grants_of(objects_for(result), account(stack, "deployer"))
     for file, manifest in result.manifests.items():
         group, resource = group_of(manifest), guess_resource(manifest["kind"])
@@ -225,7 +225,7 @@ def test_deployer_verbs_are_the_ones_the_provider_calls(stack: str):
 @pytest.mark.parametrize("stack", STACKS)
 def test_deployer_reads_what_the_awaits_watch(stack: str):
     result = rendered(stack)
-    env = environment(stack)
+    env = stack_namespace(stack)
     grants = grants_of(objects_for(result), account(stack, "deployer"))
     kinds = {m["kind"] for m in result.manifests.values()}
     expected = {pair for kind in kinds for pair in AWAIT_READS.get(kind, ())}
@@ -253,7 +253,7 @@ def test_no_write_access_beyond_the_render(stack: str):
 @pytest.mark.parametrize("stack", STACKS)
 def test_reader_reads_everything_refresh_reads_and_writes_nothing(stack: str):
     result = rendered(stack)
-    env = environment(stack)
+    env = stack_namespace(stack)
     objects = objects_for(result)
     grants = grants_of(objects, account(stack, "reader"))
     assert grants
@@ -295,7 +295,7 @@ def test_no_escalation_paths(stack: str):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_secrets_only_in_the_environment_namespace(stack: str):
-    env = environment(stack)
+    env = stack_namespace(stack)
     objects = objects_for(rendered(stack))
     for manifest in objects:
         if manifest["kind"] == "ClusterRole":
@@ -337,7 +337,7 @@ def test_two_separate_identities(stack: str):
 @pytest.mark.parametrize("stack", STACKS)
 def test_namespace_delete_only_when_pulumi_may_delete_it(stack: str):
     result = rendered(stack)
-    env = environment(stack)
+    env = stack_namespace(stack)
     retained = all(r.retain_on_delete for r in result.run.kubernetes() if r.kind == "Namespace")
     grants = grants_of(objects_for(result), account(stack, "deployer"))
     can_delete = allows(grants, "delete", "", "namespaces", None, env.namespace)
@@ -431,7 +431,7 @@ def evaluate(expression: str, **variables: Any) -> bool:
 @pytest.mark.parametrize("stack", STACKS)
 def test_pod_security_guard_holds_the_rendered_labels(stack: str):
     result = rendered(stack)
-    env = environment(stack)
+    env = stack_namespace(stack)
     namespace = next(m for m in result.manifests.values() if m["kind"] == "Namespace")
     policy, binding = (
         o for o in objects_for(result) if o["kind"].startswith("ValidatingAdmissionPolicy")
@@ -513,7 +513,7 @@ def test_import_file_gives_the_namespace_the_programs_urn(stack: str):
     # it out (pkg/resource/deploy/deployment.go generateURN), as the import does.
     registered = {r.urn.replace("pulumi:pulumi:Stack$", ""): r for r in result.run.resources}
     namespace = next(e for e in document["resources"] if "id" in e)
-    assert namespace["id"] == environment(stack).namespace
+    assert namespace["id"] == stack_namespace(stack).namespace
     # The default provider the program registers, so that `up` sees no provider change.
     assert namespace["version"] == metadata.version("pulumi_kubernetes")
     assert registered[urn(namespace)].kind == "Namespace"

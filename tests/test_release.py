@@ -201,6 +201,20 @@ def test_merge_with_nothing_to_change_returns_the_file_unchanged() -> None:
     assert release.merge_current_secrets(RELEASE_STACK, RELEASE_STACK) == RELEASE_STACK
 
 
+def test_a_stack_file_is_read_as_strictly_as_the_program_reads_it() -> None:
+    # Through the program's one reader: a key given twice is refused, not kept once and
+    # written back.
+    with pytest.raises(release.ReleaseError) as error:
+        release.pin_digests("config: [\n", {"reminder-service": "x"})
+    assert str(error.value) == "the stack file is not valid YAML"
+    twice = "config:\n  a: 1\n  a: 2\n"
+    with pytest.raises(release.ReleaseError) as error:
+        release.merge_current_secrets(twice, RELEASE_STACK)
+    assert str(error.value) == (
+        "the release's stack file: line 3: config.a is given twice (first on line 2); keep one"
+    )
+
+
 def test_pin_digests_sets_the_image_and_leaves_the_rest() -> None:
     ref = f"docker.io/adisakshya/reminder-service@{DIGEST}"
     pinned = release.pin_digests(RELEASE_STACK, {"reminder-service": ref})

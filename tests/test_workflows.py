@@ -231,6 +231,32 @@ def test_a_stack_that_names_no_context_is_refused(tmp_path: Path) -> None:
     assert "Pulumi.prod.yaml sets no notification-delivery:cluster.context" in err
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("config: [\n", "not valid YAML"),
+        (
+            "config:\n  a: 1\n  a: 2\n",
+            "line 3: config.a is given twice (first on line 2); keep one",
+        ),
+    ],
+    ids=["not-yaml", "duplicate-key"],
+)
+def test_the_stack_file_is_read_as_strictly_as_the_program_reads_it(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    # The program's one reader (components/config/stack_file.py): a key given twice, which the
+    # CLI refuses, is refused here too rather than silently kept once.
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(text)
+    with pytest.raises(ci.CheckError) as error:
+        ci.cluster_of("prod", tmp_path)
+    assert str(error.value) == f"stack file {path}: {problem}"
+    with pytest.raises(ci.CheckError) as error:
+        ci.cluster_of("staging", tmp_path)
+    assert str(error.value) == f"stack file {tmp_path / 'Pulumi.staging.yaml'}: no such file"
+
+
 def test_an_empty_kubeconfig_is_refused(tmp_path: Path) -> None:
     (tmp_path / "kubeconfig").write_text("\n")  # an unset secret writes an empty file
     code, err = _check(tmp_path, {"context": "prod"})

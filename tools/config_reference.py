@@ -88,9 +88,10 @@ def stack_file_schema(catalog: Mapping[str, ServiceSpec] = CATALOG) -> dict[str,
             _SECURE,
         ],
     }
+    # Optional as the model has it: `null` leaves it unset (and is no plain-text secret).
     properties["registryPassword"] = {
         "description": properties["registryPassword"]["description"],
-        **{k: v for k, v in _SECURE.items() if k != "description"},
+        "anyOf": [{k: v for k, v in _SECURE.items() if k != "description"}, {"type": "null"}],
     }
     external = model["$defs"]["ExternalServices"]["properties"]
     external["databaseHosts"] = {

@@ -47,8 +47,9 @@ class ParityError(Exception):
 
 
 @dataclass(frozen=True)
-class Environment:
-    """What makes a render one particular environment, read from its one Namespace object."""
+class EnvironmentNames:
+    """The names that make a render one particular environment (its namespace, name prefix and
+    generated names), read from its one Namespace object."""
 
     namespace: str
     prefix: str
@@ -56,7 +57,7 @@ class Environment:
     """Names the program or provider generated (`prod-x-19f427c4f9`) to the logical `prod-x`."""
 
     @classmethod
-    def of(cls, manifests: Manifests) -> Environment:
+    def of(cls, manifests: Manifests) -> EnvironmentNames:
         namespaces = [m for m in manifests.values() if m.get("kind") == "Namespace"]
         if len(namespaces) != 1:
             raise ParityError(f"the render has {len(namespaces)} Namespaces, not exactly one")
@@ -98,8 +99,8 @@ class Field:
     """The value in `a` (named as in `tools.changes`, whose diff found it)."""
     new: Any
     """The value in `b`."""
-    a: Environment
-    b: Environment
+    a: EnvironmentNames
+    b: EnvironmentNames
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,9 @@ class Difference:
         return f"{self.service} {self.kind}: {self.text}"
 
 
-def _objects(manifests: Manifests, env: Environment) -> dict[tuple[str, str], Mapping[str, Any]]:
+def _objects(
+    manifests: Manifests, env: EnvironmentNames
+) -> dict[tuple[str, str], Mapping[str, Any]]:
     objects: dict[tuple[str, str], Mapping[str, Any]] = {}
     for file, manifest in manifests.items():
         key = (str(manifest.get("kind", "")), env.key(logical_name(file, manifest)))
@@ -272,7 +275,7 @@ def compare(a: Manifests, b: Manifests, names: tuple[str, str] = ("A", "B")) -> 
 
     `names` are the two environments' names for the report (e.g. `("staging", "prod")`).
     """
-    env_a, env_b = Environment.of(a), Environment.of(b)
+    env_a, env_b = EnvironmentNames.of(a), EnvironmentNames.of(b)
     objects_a, objects_b = _objects(a, env_a), _objects(b, env_b)
     found: list[Difference] = []
     for key in sorted(set(objects_a) | set(objects_b), key=lambda k: (k[1], k[0])):

@@ -116,6 +116,16 @@ SecretValue = Annotated[
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
 
+def _schema_allows_null_is_unset(schema: dict[str, Any], model: type) -> None:
+    """The JSON Schema says what the validator does: `null` is allowed for `NULL_IS_UNSET`."""
+    properties = schema.get("properties", {})
+    for key in getattr(model, "NULL_IS_UNSET", ()):
+        value = dict(properties[key])
+        kept = {k: value.pop(k) for k in ("default", "description", "title") if k in value}
+        choices = value["anyOf"] if set(value) == {"anyOf"} else [value]
+        properties[key] = {"anyOf": [*choices, {"type": "null"}], **kept}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -124,11 +134,13 @@ class _Model(BaseModel):
         validate_by_alias=True,
         validate_by_name=False,
         serialize_by_alias=True,
+        json_schema_extra=_schema_allows_null_is_unset,
     )
 
     NULL_IS_UNSET: ClassVar[tuple[str, ...]] = ()
     """Keys (as written) whose `null` (`replicas:` with no value) leaves the default, as an
-    absent key does: the keys whose default is declared here but once lived in the loader."""
+    absent key does: the keys whose default is declared here but once lived in the loader.
+    The generated JSON Schema allows `null` for them too."""
 
     @model_validator(mode="before")
     @classmethod

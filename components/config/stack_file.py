@@ -10,6 +10,9 @@ Which values are `secure:`: the engine hands a program the whole `secrets` objec
 as soon as any leaf of it is `secure:` (pulumi `sdk/go/common/resource/config/object.go`), so a
 leaf set without `--secret` next to secure ones cannot be told apart at run time. The file can:
 the render checks it, and `pulumi up` checks `Pulumi.<stack>.yaml` where it exists.
+
+This is the one reader of stack files: the program, the tools (`tools/stack_config.py`) and the
+pipeline (`pipeline/ci.py`, `pipeline/release.py`) all parse them here.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ __all__ = [
     "SECRET_KEYS",
     "SECRET_PLACEHOLDER",
     "STACK_FILE_KEYS",
+    "NotYamlError",
     "StackFileError",
     "is_secure",
     "namespace_problems",
+    "parse_yaml",
     "project_values",
     "read_yaml",
     "secure_problems",
@@ -47,12 +52,25 @@ class StackFileError(Exception):
     """A project or stack file that cannot be read; the message is one line."""
 
 
-def read_yaml(path: Path) -> Any:
-    """The file's one YAML document; raises `StackFileError` naming each key to fix."""
+class NotYamlError(StackFileError):
+    """The text does not parse as YAML at all; the other refusals are of YAML that does."""
+
+
+def read_yaml(path: Path, name: str | None = None) -> Any:
+    """The file's one YAML document; raises `StackFileError` naming each key to fix.
+
+    `name` starts each message (default: the file's name).
+    """
+    name = path.name if name is None else name
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise StackFileError(f"{path.name}: no such file") from None
+        raise StackFileError(f"{name}: no such file") from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """`text`'s one YAML document, read as `read_yaml` reads a file; `name` starts each message."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -60,13 +78,13 @@ def read_yaml(path: Path) -> Any:
             return None
         problems = _strictness_problems(node, "")
         if problems:
-            raise StackFileError(f"{path.name}: " + "; ".join(problems))
+            raise StackFileError(f"{name}: " + "; ".join(problems))
         return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or "cannot be parsed"
-        raise StackFileError(f"{path.name}: not valid YAML{where}: {problem}") from None
+        raise NotYamlError(f"{name}: not valid YAML{where}: {problem}") from None
     finally:
         loader.dispose()
 

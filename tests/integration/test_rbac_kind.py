@@ -121,7 +121,7 @@ def identities(kind_cluster: str, tmp_path: Path) -> Iterator[dict[str, Path]]:
     """An administrator's part of docs/credentials.md: the namespaces, the RBAC, two kubeconfigs."""
     result = render(STACK)
     objects = rbac.rbac_objects(result, identity_namespace=IDENTITY_NAMESPACE, token_secrets=True)
-    text = rbac.to_yaml(objects, rbac.environment(result), IDENTITY_NAMESPACE)
+    text = rbac.to_yaml(objects, rbac.stack_namespace(result), IDENTITY_NAMESPACE)
     try:
         kubectl("create", "namespace", IDENTITY_NAMESPACE)
         kubectl("create", "namespace", NAMESPACE)
