@@ -11,8 +11,9 @@ the earlier issues (render against three floors, scale against a bare SDK progra
 `benchmark/results/results.md`, with the raw numbers in `results.json`.
 
 Exit codes: 0 done; 2 a measurement failed (or the toolchain is missing). Goals are reported, not
-enforced: on a shared machine they are numbers to read, not pass/fail gates. The blast radius of
-single changes, which is a property of the program, is a test (tests/test_blast_radius.py).
+enforced: on a shared machine they are numbers to read, not pass/fail gates. The blast radius
+of single changes, which is a property of the program, is a test
+(tests/benchmark/test_blast_radius.py).
 
 Not part of the test suite. docs/benchmark.md explains every column.
 """

@@ -5,8 +5,8 @@ with `tools.changes.compare` and sets the result beside the fewest objects that 
 touch. The expected objects are written out per row, with why; anything beyond them is "OVER"
 (a bug in the program: a change that reaches further than it must).
 
-`tests/test_blast_radius.py` checks every row (a change touching more or fewer objects than its
-minimum is a bug, whatever the machine); `python -m benchmark.blast` prints them all. The
+`tests/benchmark/test_blast_radius.py` checks every row (a change touching more or fewer objects
+than its minimum is a bug, whatever the machine); `python -m benchmark.blast` prints them all. The
 new-service row passes a catalog of four services to the config loader
 (`benchmark.synthetic.program`); the real catalog is never swapped.
 

@@ -73,7 +73,8 @@ class Microservice(pulumi.ComponentResource):
         self.autoscaler = self._autoscaler(child) if args.autoscaling else None
 
         # The names the program sets are exported as it sets them; only the name the provider
-        # chooses (the Secret's) is read back (tests/test_deploy.py holds them to the objects').
+        # chooses (the Secret's) is read back (tests/components/test_program.py holds them to the
+        # objects').
         self.deployment_name = pulumi.Output.from_input(self._instance)
         self.config_map_name = pulumi.Output.from_input(self._config_map_name)
         self.secret_name = naming.name_of(self.secret) if self.secret else None

@@ -39,3 +39,15 @@ def test_the_readme_is_a_ten_minute_read() -> None:
     # rest belongs in docs/.
     words = len((ROOT / "README.md").read_text().split())
     assert words <= 2000, words
+
+
+def test_every_test_file_the_docs_name_exists() -> None:
+    # The tests live in folders mirroring the rooms they test; a page naming a moved or deleted
+    # test file would send a reader nowhere.
+    named = {
+        path
+        for page in PAGES
+        for path in re.findall(r"tests/[\w/]+\.py", page.read_text())
+        if not (ROOT / path).exists()
+    }
+    assert named == set()

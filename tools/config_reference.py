@@ -233,9 +233,10 @@ def config_reference() -> str:
         "references, ARNs, queue URLs) are tested against their consumers' own test suites: "
         "`tests/vectors/*.json` hold the inputs and verdicts of Kubernetes apimachinery's and "
         "distribution/reference's tests and botocore's partition data, each with the commit it "
-        "came from (`tests/test_config_vectors.py`; where a field is deliberately stricter, its "
-        "test says why). A property test (`tests/test_config_fuzz.py`) sets every key to arbitrary "
-        "values: each ends in the one-line message, never a Python exception.",
+        "came from (`tests/components/config/test_vectors.py`; where a field is deliberately "
+        "stricter, its test says why). A property test (`tests/components/config/test_fuzz.py`) "
+        "sets every key to arbitrary values: each ends in the one-line message, never a Python "
+        "exception.",
         "",
     ]
     return "\n".join(lines)

@@ -4,7 +4,7 @@
     python -m tools.golden --check   # exit 1, naming each stale stack, if a render differs
 
 A change to what the program deploys then shows up in review as a diff of these files, next to
-the code that caused it; `tests/test_golden.py` fails until they are rewritten.
+the code that caused it; `tests/components/test_golden.py` fails until they are rewritten.
 
 Exit codes: 0 written or fresh; 1 stale (with --check); 2 bad usage or a stack that fails to
 render (one line on stderr).

@@ -224,7 +224,8 @@ def test_drift_is_detected_and_remediated_and_a_release_is_restored(
     assert tag_record == first_record
     commit = git(program, "rev-parse", f"release/{STACK}/1^{{commit}}")
     # No digest pinning here: images loaded into a kind node come from no registry, so what
-    # their pods report is no reference a node could pull (tests/test_release.py covers pins).
+    # their pods report is no reference a node could pull (tests/pipeline/test_release.py covers
+    # pins).
     release.restore(STACK, commit, root=program, keep_current_secrets=True, digests={})
     back = stack.up(color="never", on_output=print)
     assert back.summary.result == "succeeded"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_diagram import PARSER, _parser_or_skip
+from tests.tools.test_diagram import PARSER, _parser_or_skip
 from tools.change_diagram import change_diagram, change_graph, details_block
 from tools.changes import compare, load_render, main, rolled, to_markdown
 from tools.diagram import node_id

@@ -9,14 +9,14 @@ the case below says which and why, and the stricter refusal is asserted, not ski
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.config import rules
+from tools.stack_config import ROOT
 
-VECTORS = Path(__file__).parent / "vectors"
+VECTORS = ROOT / "tests" / "vectors"
 
 
 def vectors(name: str) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from components.config import ConfigError, load, rules
 from components.config.errors import PREFIX
 from components.config.model import ProbeTiming, StackSettings
 from components.conventions import PROJECT
+from tests.components.config.test_fuzz import BASE as FUZZ_BASE
+from tests.components.config.test_fuzz import PATHS as KEY_PATHS
+from tests.components.config.test_fuzz import load_stack_values, set_path
 from tests.conftest import CountingMocks, all_secrets
-from tests.test_config_fuzz import BASE as FUZZ_BASE
-from tests.test_config_fuzz import PATHS as KEY_PATHS
-from tests.test_config_fuzz import load_stack_values, set_path
 from tools import config_reference
 from tools.harness import run_program
 from tools.stack_config import ROOT, committed_stacks, load_stack

@@ -24,8 +24,8 @@ from components.conventions import ALLOWED_SERVICE_TYPES_ANNOTATION, INSTANCE_LA
 from policy import rules
 from policy.rules import RULES_BY_ID, Violation, check
 from tools.check import check_render, format_violations, stack_keys
+from tools.stack_config import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "policy"
 
 Manifest = dict[str, Any]

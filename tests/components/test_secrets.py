@@ -14,6 +14,7 @@ from components.microservice import Microservice
 from tests.conftest import all_secrets, secret_value, stack_with_secrets
 from tools.harness import ProviderMocks, contains_secret, is_secret, reveal
 from tools.render import render, summary, write
+from tools.stack_config import ROOT
 
 
 def every_secret_value() -> list[str]:
@@ -50,7 +51,7 @@ def test_render_never_writes_or_prints_a_secret(tmp_path: Path, caplog):
 
 
 def test_secure_values_in_a_stack_file_are_never_decrypted(tmp_path: Path):
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     for name in ("Pulumi.yaml", "__main__.py"):
         (tmp_path / name).write_text((root / name).read_text())
     stack = (root / "Pulumi.dev.yaml").read_text() + (
