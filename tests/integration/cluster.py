@@ -10,6 +10,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from components.catalog import CATALOG
+from tests.e2e import engine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "notification-delivery"
@@ -27,13 +28,8 @@ BACKENDS_NAMESPACE = "notification-delivery-it-backends"
 
 
 def run(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command and capture its text output; a failure shows the command's stderr."""
-    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
-    return result
+    """The end-to-end suite's `run`, with the command as arguments and a shorter timeout."""
+    return engine.run(args, timeout=timeout, check=check)
 
 
 def kubectl(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
