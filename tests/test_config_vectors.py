@@ -9,6 +9,7 @@ the case below says which and why, and the stricter refusal is asserted, not ski
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,27 @@ def test_every_upstream_registry_host_is_accepted(domain):
 def test_every_upstream_bad_registry_host_is_refused(domain):
     assert not accepts(rules.check_registry, f"{domain}/acme"), domain
     assert not accepts(rules.check_image, f"{domain}/acme/app:1.0"), domain
+
+
+def _extract_script() -> Any:
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "scripts" / "vectors" / "extract.py"
+    spec = importlib.util.spec_from_file_location("vectors_extract", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_file_is_one_the_extraction_script_makes_from_its_pin():
+    # The regeneration itself needs the upstream files (tests/vectors/README.md); this needs
+    # none: each committed file is one the script makes, and names the commit the script reads.
+    extract = _extract_script()
+    assert {p.stem for p in VECTORS.glob("*.json")} == set(extract.FILES)
+    for path in VECTORS.glob("*.json"):
+        source = json.loads(path.read_text())["source"]
+        name = next(n for n, u in extract.UPSTREAMS.items() if u.repository == source["repository"])
+        assert source == extract.header(name, source["path"]), path
+        assert (name, source["path"]) in extract.SHA256, path
