@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -147,14 +148,38 @@ def test_every_upstream_malformed_quantity_is_refused(value):
     assert not accepts(rules.check_quantity, value), value
 
 
-@pytest.mark.parametrize(
-    ("text", "amount"),
-    [("5n", "0.000000005"), ("4u", "0.000004"), ("1.G", "1000000000"), (".0001k", "0.1")],
-)
-def test_quantity_amounts(text, amount):
-    from decimal import Decimal
+AMOUNTS = {
+    **QUANTITY["amounts"],
+    **vectors("apimachinery-quantity")["ParseQuantityLimits"]["amounts"],
+}
 
-    assert rules.parse_quantity(text) == Decimal(amount)
+
+@pytest.mark.parametrize(("text", "amount"), AMOUNTS.items())
+def test_quantity_amounts(text, amount):
+    # The value the API server compares and sums (the LimitRange order and the quota fit use
+    # parse_quantity): rounded up to a nano-unit, 3.001n is 4n; a binary amount is capped at
+    # 2^63-1, 9Ei among them; 1Ki is 1024, and 100m is 0.1.
+    assert rules.parse_quantity(text) == Decimal(amount), text
+
+
+@pytest.mark.parametrize(("text", "amount"), AMOUNTS.items())
+def test_every_suffix_and_sign_keeps_the_amount(text, amount):
+    # The upstream test parses each input again with a '+' before it, and with a '-' as its
+    # negation; the suffixes are the ones the table uses, each checked by value.
+    if text.startswith(("-", "+")):
+        return
+    assert rules.parse_quantity(f"+{text}") == Decimal(amount), text
+    assert rules.parse_quantity(f"-{text}") == -Decimal(amount), text
+
+
+def test_the_suffixes_are_kubernetes_suffixes():
+    for suffix, power in [("Ki", 10), ("Mi", 20), ("Gi", 30), ("Ti", 40), ("Pi", 50), ("Ei", 60)]:
+        assert rules.parse_quantity(f"1{suffix}") == 2**power, suffix
+    for suffix, power in [("n", -9), ("u", -6), ("m", -3), ("k", 3), ("M", 6), ("G", 9)]:
+        assert rules.parse_quantity(f"1{suffix}") == Decimal(10) ** power, suffix
+    for suffix, power in [("T", 12), ("P", 15), ("E", 18)]:
+        assert rules.parse_quantity(f"1{suffix}") == Decimal(10) ** power, suffix
+    assert rules.parse_quantity("100m") == Decimal("0.1")
 
 
 @pytest.mark.parametrize("value", REFERENCE["valid"])

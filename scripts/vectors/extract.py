@@ -252,7 +252,7 @@ _GO_NAMES = {"maxAllowed": MAX_INT64}  # math.go: maxAllowed = infDecAmount{(1<<
 
 
 def _amount(expect: Any) -> str:
-    """The value a test expects a quantity to have, as a decimal string (`5e-9` for 5n)."""
+    """The value a test expects a quantity to have, as a decimal string ("0.000000005" for 5n)."""
     if isinstance(expect, Call) and expect.function == "decQuantity":
         mantissa, scale, _format = expect.args
         value = Decimal(str(mantissa)) * Decimal(10) ** int(scale)
@@ -275,6 +275,7 @@ def quantity(sources: dict[str, Path]) -> dict[str, Any]:
     valid = _unique([input_ for input_, _ in rows])
     # The test also parses every input with a '-' and a '+' before it, and refuses "" first.
     empty = [args[0] for args in calls(body, "ParseQuantity") if args == ("",)]
+    limits = dict(assignments(function_body(source, "TestParseQuantity")))["tests"]
     return {
         "source": header("apimachinery", path),
         "note": NOTE,
@@ -284,6 +285,17 @@ def quantity(sources: dict[str, Path]) -> dict[str, Any]:
                 "valid": valid,
                 "negated_valid": [f"-{v}" for v in valid],
                 "invalid": empty[:1] + _strings(bad),
+                # What each parses to, as a decimal: rounded up (away from zero) to a whole
+                # nano-unit, and a binary-suffixed amount capped at 2^63-1 (maxAllowed).
+                "amounts": {input_: _amount(expect) for input_, expect in rows},
+            },
+            "ParseQuantityLimits": {
+                "test": "TestParseQuantity",
+                # Amounts around the int64 limits, signed, as AsDec gives them.
+                "amounts": {
+                    case.field("input"): _amount(case.field("wantAsDec"))
+                    for case in limits.values()
+                },
             },
         },
     }
