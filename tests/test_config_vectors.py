@@ -23,7 +23,8 @@ VECTORS = Path(__file__).parent / "vectors"
 
 def vectors(name: str) -> dict[str, Any]:
     document = json.loads((VECTORS / f"{name}.json").read_text())
-    assert document["source"]["commit"], f"{name}.json names no upstream commit"
+    source = document["source"]
+    assert source.get("commit") or source.get("version"), f"{name}.json names no upstream commit"
     return document["rules"]
 
 
@@ -46,7 +47,9 @@ C_IDENTIFIER = vectors("apimachinery-identifier")["IsCIdentifier"]
 def test_every_file_names_its_source():
     for path in VECTORS.glob("*.json"):
         source = json.loads(path.read_text())["source"]
-        assert source["repository"] and source["path"] and len(source["commit"]) == 40, path
+        assert source["repository"] and source["path"], path
+        # A commit, or (k8s.io/kubernetes, whose module releases are what can be had) a tag.
+        assert len(source.get("commit", "")) == 40 or source["version"].startswith("v"), path
 
 
 # (validator, upstream rule) pairs whose verdicts must be the same both ways.
@@ -259,3 +262,43 @@ def test_every_file_is_one_the_extraction_script_makes_from_its_pin():
         name = next(n for n, u in extract.UPSTREAMS.items() if u.repository == source["repository"])
         assert source == extract.header(name, source["path"]), path
         assert (name, source["path"]) in extract.SHA256, path
+
+
+RESOURCE_NAMES = vectors("kubernetes-resource-names")["validateResourceName"]
+
+
+def test_quota_names_against_kubernetes_resource_names():
+    # TestValidateResourceNames checks validateResourceName, the rule of a container's and a
+    # LimitRange's resources. A ResourceQuota name is stricter (validateResourceQuotaResourceName):
+    # one without a '/' must be a standard quota resource, so `storage` (a volume's size) is
+    # refused there and `requests.storage` is the quota name. What the rule refuses, we refuse.
+    for value in RESOURCE_NAMES["invalid"]:
+        assert not accepts(rules.check_quota_resource, value), value
+    huge_pages = rules.HUGE_PAGES_QUOTA_PREFIXES
+    for value in RESOURCE_NAMES["valid"]:
+        quota = "/" in value or value in rules.STANDARD_QUOTA_RESOURCES
+        quota = quota or value.startswith(huge_pages)
+        assert accepts(rules.check_quota_resource, value) is quota, value
+    assert not accepts(rules.check_quota_resource, "storage")
+
+
+INGRESS = vectors("kubernetes-ingress")
+
+
+@pytest.mark.parametrize("path_type", ["IngressPathPrefix", "IngressPathExact"])
+def test_ingress_paths_against_kubernetes(path_type):
+    # The program's Ingress paths are Prefix paths; Exact ones have the same rules.
+    for value in INGRESS[path_type]["valid"]:
+        assert accepts(rules.check_ingress_path, value), value
+    for value in INGRESS[path_type]["invalid"]:
+        assert not accepts(rules.check_ingress_path, value), value
+
+
+def test_ingress_paths_are_deliberately_not_implementation_specific():
+    # An ImplementationSpecific path may hold '//' (the controller decides); ours is a Prefix
+    # path, which may not, so the stricter Prefix rule applies to every value.
+    rule = INGRESS["IngressPathImplementationSpecific"]
+    for value in rule["invalid"]:
+        assert not accepts(rules.check_ingress_path, value), value
+    for value in rule["valid"]:
+        assert accepts(rules.check_ingress_path, value) is ("//" not in value), value

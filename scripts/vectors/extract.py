@@ -35,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import golit  # noqa: E402
 from golit import Call, Composite, Name, assignments, calls, function_body  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,7 @@ class Upstream:
 
     repository: str
     commit: str
+    """The commit, or "" where only a release tag (`describe`) is known, as of a module's."""
     describe: str
     module: str | None = None
     """A Go module release whose files are those of `commit` (checked by SHA-256 anyway)."""
@@ -76,7 +78,19 @@ BOTOCORE = Upstream(
     "0.17.0-12751-g0e6e2404b",
     # botocore 1.43.67 on PyPI ships this commit's partitions.json.
 )
-UPSTREAMS = {"apimachinery": APIMACHINERY, "distribution": DISTRIBUTION, "botocore": BOTOCORE}
+KUBERNETES = Upstream(
+    "kubernetes/kubernetes",
+    "",
+    "v1.37.2",
+    # The release of toolchain/versions.env's API server; its module has the test files.
+    module="k8s.io/kubernetes@v1.37.2",
+)
+UPSTREAMS = {
+    "apimachinery": APIMACHINERY,
+    "distribution": DISTRIBUTION,
+    "botocore": BOTOCORE,
+    "kubernetes": KUBERNETES,
+}
 
 # The SHA-256 of each upstream file at its pinned commit.
 SHA256 = {
@@ -97,6 +111,12 @@ SHA256 = {
     ),
     ("distribution", "regexp_test.go"): (
         "3e359e31caa7b427b9b6ab2a212a6e00005548af544b4f84efe1cbfb8ac40b29"
+    ),
+    ("kubernetes", "pkg/apis/core/validation/validation_test.go"): (
+        "05c4f784d635be9e505b3cd5ff5b97cd59305a92bdfda825929c696bbcdd86c5"
+    ),
+    ("kubernetes", "pkg/apis/networking/validation/validation_test.go"): (
+        "8de29f088ac701b5efc58e5c027d5f0cba3376d264f7fc0d9441abfb78485504"
     ),
     ("botocore", "botocore/data/partitions.json"): (
         "0caf9dfe139339c47a64e10e61f7ae436e7fb1c94353a4f862b1409d17b3545c"
@@ -144,7 +164,7 @@ def _read_from(source: Path, upstream: Upstream, path: str) -> bytes:
     if source.is_file():
         return _from_archive(source, path)
     git = subprocess.run(
-        ["git", "-C", str(source), "show", f"{upstream.commit}:{path}"],
+        ["git", "-C", str(source), "show", f"{upstream.commit or upstream.describe}:{path}"],
         capture_output=True,
         check=False,
     )
@@ -174,6 +194,8 @@ def _from_archive(archive: Path, path: str) -> bytes:
 
 def header(name: str, path: str) -> dict[str, str]:
     upstream = UPSTREAMS[name]
+    if not upstream.commit:
+        return {"repository": upstream.repository, "path": path, "version": upstream.describe}
     return {
         "repository": upstream.repository,
         "path": path,
@@ -365,6 +387,43 @@ def partitions(sources: dict[str, Path]) -> dict[str, Any]:
     }
 
 
+# Constants of k8s.io/api the core validation tests use, as core/v1/types.go defines them.
+golit.CONSTANTS["v1.ResourceHugePagesPrefix"] = "hugepages-"
+golit.CONVERSIONS.add("core.ResourceName")
+
+
+def resource_names(sources: dict[str, Path]) -> dict[str, Any]:
+    path = "pkg/apis/core/validation/validation_test.go"
+    source = read(sources, "kubernetes", path)
+    tables = dict(assignments(function_body(source, "TestValidateResourceNames")))
+    verdicts: dict[str, list[str]] = {"valid": [], "invalid": []}
+    for input_, success, _expect in (case.values() for case in tables["table"].values()):
+        verdicts["valid" if success else "invalid"].append(input_)
+    return {
+        "source": header("kubernetes", path),
+        "note": NOTE,
+        "rules": {"validateResourceName": {"test": "TestValidateResourceNames", **verdicts}},
+    }
+
+
+def ingress(sources: dict[str, Path]) -> dict[str, Any]:
+    """Each Ingress path the test checks, by its pathType: valid if no error is expected."""
+    path = "pkg/apis/networking/validation/validation_test.go"
+    source = read(sources, "kubernetes", path)
+    tables = dict(assignments(function_body(source, "TestValidateIngressRuleValue")))
+    rules: dict[str, Any] = {}
+    for _name, case in tables["testCases"].items:
+        path_type = case.field("pathType").text.removeprefix("networking.PathType")
+        rule = rules.setdefault(
+            f"IngressPath{path_type}",
+            {"test": "TestValidateIngressRuleValue", "valid": [], "invalid": []},
+        )
+        rule["valid" if not case.field("expectedErrs").items else "invalid"].append(
+            case.field("path")
+        )
+    return {"source": header("kubernetes", path), "note": NOTE, "rules": rules}
+
+
 FILES: dict[str, Callable[[dict[str, Path]], dict[str, Any]]] = {
     "apimachinery-validation": validation,
     "apimachinery-identifier": identifier,
@@ -373,6 +432,8 @@ FILES: dict[str, Callable[[dict[str, Path]], dict[str, Any]]] = {
     "distribution-reference": reference,
     "distribution-domain": domain,
     "botocore-partitions": partitions,
+    "kubernetes-resource-names": resource_names,
+    "kubernetes-ingress": ingress,
 }
 
 

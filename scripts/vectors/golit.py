@@ -33,6 +33,13 @@ class GoSyntaxError(ValueError):
     pass
 
 
+CONSTANTS: dict[str, Any] = {}
+"""Values of named constants a table uses (`v1.ResourceHugePagesPrefix`), set by the caller: a
+constant of another package is not in the file, and must be copied from its source."""
+CONVERSIONS: set[str] = set()
+"""Type conversions to read as their argument (`core.ResourceName("cpu")` is "cpu")."""
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str
@@ -267,7 +274,7 @@ class Reader:
                 return _call(type_, args)
             if self.pos == start:
                 raise GoSyntaxError(f"cannot read an expression at offset {tok.at}")
-            return Name(type_)
+            return CONSTANTS.get(type_, Name(type_))
         raise GoSyntaxError(f"cannot read an expression at offset {tok.at}: {tok.text!r}")
 
 
@@ -288,6 +295,8 @@ def _binary(op: str, left: Any, right: Any) -> Any:
 
 
 def _call(function: str, args: list[Any]) -> Any:
+    if function in CONVERSIONS and len(args) == 1:
+        return args[0]
     if function == "strings.Repeat":
         text, count = args
         return text * count
