@@ -121,6 +121,17 @@ def test_cidrs():
         assert not accepts(rules.check_cidr, value), value
 
 
+def test_ingress_host_wildcards():
+    # An Ingress host is a DNS-1123 subdomain or a wildcard one (IsWildcardDNS1123Subdomain):
+    # a bad wildcard is refused, unless it is a plain name the first rule takes.
+    wildcard = VALIDATION["IsWildcardDNS1123Subdomain"]
+    for value in wildcard["valid"]:
+        assert accepts(rules.check_ingress_host, value), value
+    for value in wildcard["invalid"]:
+        plain = accepts(rules.check_dns_subdomain, value)
+        assert accepts(rules.check_ingress_host, value) is plain, value
+
+
 def test_ingress_host_refuses_every_ip_address():
     # The API server refuses an IP address as an Ingress host (it must be a DNS name).
     for value in IP["IsValidIP"]["valid"]:

@@ -233,6 +233,7 @@ def validation(sources: dict[str, Path]) -> dict[str, Any]:
         "IsDNS1035Label",
         "IsQualifiedName",
         "IsValidLabelValue",
+        "IsWildcardDNS1123Subdomain",
     ]
     return {
         "source": header("apimachinery", path),
