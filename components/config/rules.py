@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal, localcontext
 
 INT32_MAX = 2**31 - 1
 MAX_LABEL = 63
@@ -228,6 +228,16 @@ _SUFFIXES = {
 }
 
 
+_NANO = Decimal("1e-9")
+_NANO_EXPONENT = -9
+_MAX_BINARY = Decimal(2**63 - 1)
+"""`maxAllowed` (apimachinery's resource/math.go), the cap on a binary-suffixed amount."""
+_BINARY_SUFFIXES = frozenset({"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"})
+_QUANTITY_DIGITS = 100
+"""Digits kept in arithmetic on amounts: a quantity Kubernetes keeps exactly (an inf.Dec), not
+rounded to the 28 of Python's default decimal context."""
+
+
 def parse_quantity(value: str) -> Decimal | None:
     """A Kubernetes quantity (`100m`, `128Mi`, `2`, `1e3`) as a number, or None if malformed."""
     match = _QUANTITY.fullmatch(value)
@@ -235,10 +245,19 @@ def parse_quantity(value: str) -> Decimal | None:
         return None
     suffix = match.group("suffix")
     try:
-        number = Decimal(match.group("number"))
-        if suffix not in _SUFFIXES:  # an exponent, e3 or E-6 (a bare E is exa)
-            return number * Decimal(10) ** int(suffix[1:])
-        return number * _SUFFIXES[suffix]
+        with localcontext(prec=_QUANTITY_DIGITS):
+            number = Decimal(match.group("number"))
+            if suffix not in _SUFFIXES:  # an exponent, e3 or E-6 (a bare E is exa)
+                amount = number * Decimal(10) ** int(suffix[1:])
+            else:
+                amount = number * _SUFFIXES[suffix]
+            # As ParseQuantity stores it: rounded up (away from zero) to a whole nano-unit, so
+            # 3.001n is 4n, and a binary-suffixed amount capped at 2^63-1 (9Ei is 2^63-1).
+            if amount and amount.as_tuple().exponent < _NANO_EXPONENT:  # pyright: ignore[reportOperatorIssue]
+                amount = amount.quantize(_NANO, rounding=ROUND_UP)
+            if suffix in _BINARY_SUFFIXES and abs(amount) > _MAX_BINARY:
+                amount = _MAX_BINARY.copy_sign(amount)
+            return amount
     except (ArithmeticError, ValueError):  # decimal.InvalidOperation and Overflow among them
         # Out of any real quantity's range: an exponent too long to read (`1e<5000 digits>`) or
         # beyond what a decimal holds (`1E9999999999`); `check_quantity` says so.

@@ -9,6 +9,8 @@ the case below says which and why, and the stricter refusal is asserted, not ski
 from __future__ import annotations
 
 import json
+import sys
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,7 +23,8 @@ VECTORS = ROOT / "tests" / "vectors"
 
 def vectors(name: str) -> dict[str, Any]:
     document = json.loads((VECTORS / f"{name}.json").read_text())
-    assert document["source"]["commit"], f"{name}.json names no upstream commit"
+    source = document["source"]
+    assert source.get("commit") or source.get("version"), f"{name}.json names no upstream commit"
     return document["rules"]
 
 
@@ -44,7 +47,9 @@ C_IDENTIFIER = vectors("apimachinery-identifier")["IsCIdentifier"]
 def test_every_file_names_its_source():
     for path in VECTORS.glob("*.json"):
         source = json.loads(path.read_text())["source"]
-        assert source["repository"] and source["path"] and len(source["commit"]) == 40, path
+        assert source["repository"] and source["path"], path
+        # A commit, or (k8s.io/kubernetes, whose module releases are what can be had) a tag.
+        assert len(source.get("commit", "")) == 40 or source["version"].startswith("v"), path
 
 
 # (validator, upstream rule) pairs whose verdicts must be the same both ways.
@@ -116,6 +121,17 @@ def test_cidrs():
         assert not accepts(rules.check_cidr, value), value
 
 
+def test_ingress_host_wildcards():
+    # An Ingress host is a DNS-1123 subdomain or a wildcard one (IsWildcardDNS1123Subdomain):
+    # a bad wildcard is refused, unless it is a plain name the first rule takes.
+    wildcard = VALIDATION["IsWildcardDNS1123Subdomain"]
+    for value in wildcard["valid"]:
+        assert accepts(rules.check_ingress_host, value), value
+    for value in wildcard["invalid"]:
+        plain = accepts(rules.check_dns_subdomain, value)
+        assert accepts(rules.check_ingress_host, value) is plain, value
+
+
 def test_ingress_host_refuses_every_ip_address():
     # The API server refuses an IP address as an Ingress host (it must be a DNS name).
     for value in IP["IsValidIP"]["valid"]:
@@ -146,14 +162,38 @@ def test_every_upstream_malformed_quantity_is_refused(value):
     assert not accepts(rules.check_quantity, value), value
 
 
-@pytest.mark.parametrize(
-    ("text", "amount"),
-    [("5n", "0.000000005"), ("4u", "0.000004"), ("1.G", "1000000000"), (".0001k", "0.1")],
-)
-def test_quantity_amounts(text, amount):
-    from decimal import Decimal
+AMOUNTS = {
+    **QUANTITY["amounts"],
+    **vectors("apimachinery-quantity")["ParseQuantityLimits"]["amounts"],
+}
 
-    assert rules.parse_quantity(text) == Decimal(amount)
+
+@pytest.mark.parametrize(("text", "amount"), AMOUNTS.items())
+def test_quantity_amounts(text, amount):
+    # The value the API server compares and sums (the LimitRange order and the quota fit use
+    # parse_quantity): rounded up to a nano-unit, 3.001n is 4n; a binary amount is capped at
+    # 2^63-1, 9Ei among them; 1Ki is 1024, and 100m is 0.1.
+    assert rules.parse_quantity(text) == Decimal(amount), text
+
+
+@pytest.mark.parametrize(("text", "amount"), AMOUNTS.items())
+def test_every_suffix_and_sign_keeps_the_amount(text, amount):
+    # The upstream test parses each input again with a '+' before it, and with a '-' as its
+    # negation; the suffixes are the ones the table uses, each checked by value.
+    if text.startswith(("-", "+")):
+        return
+    assert rules.parse_quantity(f"+{text}") == Decimal(amount), text
+    assert rules.parse_quantity(f"-{text}") == -Decimal(amount), text
+
+
+def test_the_suffixes_are_kubernetes_suffixes():
+    for suffix, power in [("Ki", 10), ("Mi", 20), ("Gi", 30), ("Ti", 40), ("Pi", 50), ("Ei", 60)]:
+        assert rules.parse_quantity(f"1{suffix}") == 2**power, suffix
+    for suffix, power in [("n", -9), ("u", -6), ("m", -3), ("k", 3), ("M", 6), ("G", 9)]:
+        assert rules.parse_quantity(f"1{suffix}") == Decimal(10) ** power, suffix
+    for suffix, power in [("T", 12), ("P", 15), ("E", 18)]:
+        assert rules.parse_quantity(f"1{suffix}") == Decimal(10) ** power, suffix
+    assert rules.parse_quantity("100m") == Decimal("0.1")
 
 
 @pytest.mark.parametrize("value", REFERENCE["valid"])
@@ -209,3 +249,67 @@ def test_every_upstream_registry_host_is_accepted(domain):
 def test_every_upstream_bad_registry_host_is_refused(domain):
     assert not accepts(rules.check_registry, f"{domain}/acme"), domain
     assert not accepts(rules.check_image, f"{domain}/acme/app:1.0"), domain
+
+
+def _extract_script() -> Any:
+    import importlib.util
+
+    path = ROOT / "scripts" / "vectors" / "extract.py"
+    spec = importlib.util.spec_from_file_location("vectors_extract", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_file_is_one_the_extraction_script_makes_from_its_pin():
+    # The regeneration itself needs the upstream files (tests/vectors/README.md); this needs
+    # none: each committed file is one the script makes, and names the commit the script reads.
+    extract = _extract_script()
+    assert {p.stem for p in VECTORS.glob("*.json")} == set(extract.FILES)
+    for path in VECTORS.glob("*.json"):
+        source = json.loads(path.read_text())["source"]
+        name = next(n for n, u in extract.UPSTREAMS.items() if u.repository == source["repository"])
+        assert source == extract.header(name, source["path"]), path
+        assert (name, source["path"]) in extract.SHA256, path
+
+
+RESOURCE_NAMES = vectors("kubernetes-resource-names")["validateResourceName"]
+
+
+def test_quota_names_against_kubernetes_resource_names():
+    # TestValidateResourceNames checks validateResourceName, the rule of a container's and a
+    # LimitRange's resources. A ResourceQuota name is stricter (validateResourceQuotaResourceName):
+    # one without a '/' must be a standard quota resource, so `storage` (a volume's size) is
+    # refused there and `requests.storage` is the quota name. What the rule refuses, we refuse.
+    for value in RESOURCE_NAMES["invalid"]:
+        assert not accepts(rules.check_quota_resource, value), value
+    huge_pages = rules.HUGE_PAGES_QUOTA_PREFIXES
+    for value in RESOURCE_NAMES["valid"]:
+        quota = "/" in value or value in rules.STANDARD_QUOTA_RESOURCES
+        quota = quota or value.startswith(huge_pages)
+        assert accepts(rules.check_quota_resource, value) is quota, value
+    assert not accepts(rules.check_quota_resource, "storage")
+
+
+INGRESS = vectors("kubernetes-ingress")
+
+
+@pytest.mark.parametrize("path_type", ["IngressPathPrefix", "IngressPathExact"])
+def test_ingress_paths_against_kubernetes(path_type):
+    # The program's Ingress paths are Prefix paths; Exact ones have the same rules.
+    for value in INGRESS[path_type]["valid"]:
+        assert accepts(rules.check_ingress_path, value), value
+    for value in INGRESS[path_type]["invalid"]:
+        assert not accepts(rules.check_ingress_path, value), value
+
+
+def test_ingress_paths_are_deliberately_not_implementation_specific():
+    # An ImplementationSpecific path may hold '//' (the controller decides); ours is a Prefix
+    # path, which may not, so the stricter Prefix rule applies to every value.
+    rule = INGRESS["IngressPathImplementationSpecific"]
+    for value in rule["invalid"]:
+        assert not accepts(rules.check_ingress_path, value), value
+    for value in rule["valid"]:
+        assert accepts(rules.check_ingress_path, value) is ("//" not in value), value
