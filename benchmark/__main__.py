@@ -754,6 +754,9 @@ def merged_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     added: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-merged-") as name:
         try:
+            if args.profile_up:
+                print("profile of one pulumi up ...", file=sys.stderr, flush=True)
+                added["profile_up"] = profile_up.profile(Path(name) / "pu", args.out)
             if args.profile_program:
                 print("profile of the program's process ...", file=sys.stderr, flush=True)
                 added["profile_program"] = profile_program.profile(Path(name) / "pp", args.out)
@@ -838,7 +841,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--profile-program",
         action="store_true",
         help="only two profiled first deploys of dev (imports, cProfile of the program's "
-        "process; benchmark.profile_program), merged into the results folder's files",
+        "process; benchmark.profile_program), merged into the results folder's files (with "
+        "--profile-up, that profile too)",
     )
     parser.add_argument(
         "--out",

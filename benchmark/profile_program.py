@@ -39,6 +39,7 @@ import time
 _out = os.environ.get("BENCHMARK_PROGRAM_PROFILE")
 if _out:
     _site = time.time()
+    _argv = list(sys.argv)
     _name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
     if sys.argv[:1] == ["-m"] or _name == "-m":
         _name = "python-m"
@@ -65,7 +66,7 @@ if _out:
             _profile.disable()
             _profile.dump_stats(_stem + ".pstats")
         with open(_stem + ".json", "w") as _file:
-            json.dump({"argv": sys.argv, "started": _started, "site": _site,
+            json.dump({"argv": _argv, "started": _started, "site": _site,
                        "exited": time.time()}, _file)
 
     atexit.register(_done)
@@ -73,7 +74,7 @@ if _out:
 
 RUNNER = "pulumi-language-python-exec"
 FUNCTIONS = {
-    "the program's run (`runpy.run_path` of `__main__.py`)": ("runpy.py", "run_path"),
+    "the program's run (`runpy.run_path` of `__main__.py`)": ("runpy", "run_path"),
     "loading and checking the config (`from_pulumi_config`)": ("engine.py", "from_pulumi_config"),
     "`deploy` (every component and object built and registered)": ("program.py", "deploy"),
     "`Environment.__init__`": ("environment.py", "__init__"),
@@ -114,10 +115,13 @@ def _run(root: Path, mode: str, prep: deploy.Prepared) -> tuple[Path, deploy.Sam
 
 
 def processes(out: Path, origin: float) -> list[dict[str, Any]]:
-    """Every Python process the update started: argv, start, interpreter start, lifetime."""
+    """Every Python process the update started (not the benchmark's own `tree.py`): argv,
+    start, interpreter start, lifetime."""
     found = []
     for path in sorted(out.glob("*.json")):
         data = json.loads(path.read_text())
+        if data["argv"] and data["argv"][0].endswith("tree.py"):
+            continue
         found.append({
             "argv": " ".join(data["argv"])[:120],
             "starts_at": data["started"] - origin,
@@ -159,7 +163,8 @@ def functions(path: Path) -> dict[str, Any]:
     for label, (file, function) in FUNCTIONS.items():
         calls, cumulative = 0, 0.0
         for (filename, _, name), (_, total_calls, _, cum, _) in raw.items():
-            if name == function and filename.endswith(file):
+            # Python 3.11 names frozen modules `<frozen runpy>`.
+            if name == function and filename.removesuffix(">").endswith(file.removesuffix(".py")):
                 calls += total_calls
                 cumulative = max(cumulative, cum)
         found[label] = {"calls": calls, "cumulative": cumulative}
@@ -173,12 +178,15 @@ def profile(root: Path, out_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for mode in ("importtime", "cprofile"):
         out, sample = _run(root, mode, prep)
+        # From the benchmark's tree.py, which starts the CLI at once.
         origin = min(json.loads(p.read_text())["started"] for p in out.glob("*.json"))
         entry: dict[str, Any] = {"wall": sample.wall, "cpu": sample.cpu,
                                  "processes": processes(out, origin)}  # fmt: skip
         runner = next(out.glob(f"*-{RUNNER}.{'importtime' if mode == 'importtime' else 'pstats'}"))
         if mode == "importtime":
             entry["imports"] = imports(runner)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(runner, out_dir / "profile-program-up-importtime.txt")
         else:
             entry["profile"] = functions(runner)
             listing = out_dir / "profile-program-up.txt"
@@ -218,6 +226,13 @@ def table(result: Mapping[str, Any]) -> list[str]:
         "| module | cumulative import, s |",
         "| --- | --- |",
         *(f"| `{name}` | {s:.3f} |" for name, s in sorted(imp["of_interest"].items())),
+        "",
+        "The runner's top-level imports, by cumulative time (the whole list: "
+        "`profile-program-up-importtime.txt`):",
+        "",
+        "| module | cumulative import, s |",
+        "| --- | --- |",
+        *(f"| `{t['module']}` | {t['cumulative']:.3f} |" for t in imp["top"]),
         "",
         f"cProfile of the runner's process: {cp['profile']['total']:.2f} s of profiled time.",
         "",
