@@ -74,7 +74,7 @@ if _out:
 
 RUNNER = "pulumi-language-python-exec"
 FUNCTIONS = {
-    "the program's run (`runpy.run_path` of `__main__.py`)": ("runpy", "run_path"),
+    "the program's run (`runpy.run_path` of `__main__.py`)": ("runpy.py", "run_path"),
     "loading and checking the config (`from_pulumi_config`)": ("engine.py", "from_pulumi_config"),
     "`deploy` (every component and object built and registered)": ("program.py", "deploy"),
     "`Environment.__init__`": ("environment.py", "__init__"),
@@ -164,7 +164,8 @@ def functions(path: Path) -> dict[str, Any]:
         calls, cumulative = 0, 0.0
         for (filename, _, name), (_, total_calls, _, cum, _) in raw.items():
             # Python 3.11 names frozen modules `<frozen runpy>`.
-            if name == function and filename.removesuffix(">").endswith(file.removesuffix(".py")):
+            frozen = filename == f"<frozen {file.removesuffix('.py')}>"
+            if name == function and (filename.endswith(file) or frozen):
                 calls += total_calls
                 cumulative = max(cumulative, cum)
         found[label] = {"calls": calls, "cumulative": cumulative}
