@@ -736,6 +736,16 @@ def _command(argv: Sequence[str] | None) -> str:
     return ("python -m benchmark " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
 
 
+def written(results: Mapping[str, Any], out: Path) -> int:
+    """Write `results.md` (also to stdout) and `results.json` into `out`; 0, the exit code."""
+    text = report(results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(text)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    sys.stdout.write(text)
+    return 0
+
+
 def merged_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """`--scale` and `--profile-program`: run alone, each merged into the results folder's files
     under its own key (the full run's figures stay as they are)."""
@@ -774,12 +784,7 @@ def merged_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                         "total_seconds": time.perf_counter() - started}  # fmt: skip
     results.setdefault("machine", machine)
     results.setdefault("total_seconds", time.perf_counter() - started)
-    text = report(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(text)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    sys.stdout.write(text)
-    return 0
+    return written(results, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -918,12 +923,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["total_seconds"] = time.perf_counter() - started
     results["machine"]["load_after"] = _load()
 
-    text = report(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(text)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    sys.stdout.write(text)
-    return 0
+    return written(results, args.out)
 
 
 if __name__ == "__main__":
