@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark import deploy, instructions, pair, profile_up
+from benchmark import deploy, instructions, pair, profile_program, profile_up
+from benchmark import scale as real_scale
 from tools.stack_config import ROOT
 
 PYTHON = sys.executable
@@ -657,7 +658,7 @@ def deploy_table(results: Mapping[str, Any]) -> list[str]:
     lines += [
         f"| change: fewer API requests than helm | pulumi {requests['pulumi']:.0f}, "
         f"helm {requests['helm']:.0f} | {_met(requests['pulumi'] < requests['helm'])} |",
-        "| linear growth to 100 services (real engine) | not measured by this run | – |",
+        *real_scale.goal_rows(results.get("scale")),
         "",
     ]
     return lines
@@ -700,9 +701,13 @@ def report(results: Mapping[str, Any]) -> str:
     lines += informational_render(results.get("floors"))
     if "profile_up" in results:
         lines += profile_up.table(results["profile_up"])
+    if "profile_program" in results:
+        lines += profile_program.table(results["profile_program"])
     if "scale" in results:
+        lines += real_scale.table(results["scale"])
+    if "mock_scale" in results:
         lines += ["## Mock runtime (`--mock`)", "", *render_table(results["floors"])]
-        lines += scale_table(results["scale"])
+        lines += scale_table(results["mock_scale"])
         lines += instructions.table(results.get("instructions"))
     return "\n".join(lines) + "\n"
 
@@ -716,6 +721,71 @@ def _memory_gib() -> float:
         if line.startswith("MemTotal:"):
             return round(int(line.split()[1]) / 1024 / 1024, 1)
     return 0.0
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        values = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text}") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be whole numbers from 1: {text}")
+    return values
+
+
+def _command(argv: Sequence[str] | None) -> str:
+    return ("python -m benchmark " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+
+
+def written(results: Mapping[str, Any], out: Path) -> int:
+    """Write `results.md` (also to stdout) and `results.json` into `out`; 0, the exit code."""
+    text = report(results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(text)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    sys.stdout.write(text)
+    return 0
+
+
+def merged_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """`--scale` and `--profile-program`: run alone, each merged into the results folder's files
+    under its own key (the full run's figures stay as they are)."""
+    started = time.perf_counter()
+    existing = args.out / "results.json"
+    results: dict[str, Any] = json.loads(existing.read_text()) if existing.is_file() else {}
+    machine = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gib": _memory_gib(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "command": _command(argv),
+        "load_before": _load(),
+    }
+    added: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-merged-") as name:
+        try:
+            if args.profile_up:
+                print("profile of one pulumi up ...", file=sys.stderr, flush=True)
+                added["profile_up"] = profile_up.profile(Path(name) / "pu", args.out)
+            if args.profile_program:
+                print("profile of the program's process ...", file=sys.stderr, flush=True)
+                added["profile_program"] = profile_program.profile(Path(name) / "pp", args.out)
+            if args.scale is not None:
+                added["scale"] = real_scale.run(
+                    args.scale, args.parallel, args.scale_rounds, Path(name) / "scale",
+                    lambda message: print(message, file=sys.stderr, flush=True),
+                )  # fmt: skip
+        except deploy.DeployError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    machine["load_after"] = _load()
+    for key, value in added.items():
+        results[key] = {**value, "machine": machine,
+                        "total_seconds": time.perf_counter() - started}  # fmt: skip
+    results.setdefault("machine", machine)
+    results.setdefault("total_seconds", time.perf_counter() - started)
+    return written(results, args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -758,6 +828,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --mock, also count instructions per service with cachegrind (needs valgrind)",
     )
     parser.add_argument(
+        "--scale",
+        type=_sizes,
+        help="only the real-engine scale run at these sizes (comma-separated, e.g. 3,30,100): "
+        "first deploy and one change of synthetic environments, each tool on a fresh control "
+        "plane; merged as `scale` into the results folder's results.json and results.md",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=_sizes,
+        default=[],
+        help="with --scale, also `pulumi up --parallel P` for each P (comma-separated)",
+    )
+    parser.add_argument(
+        "--scale-rounds", type=int, default=1, help="with --scale, rounds per size (default 1)"
+    )
+    parser.add_argument(
+        "--profile-program",
+        action="store_true",
+        help="only two profiled first deploys of dev (imports, cProfile of the program's "
+        "process; benchmark.profile_program), merged into the results folder's files (with "
+        "--profile-up, that profile too)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="where results go (default benchmark/results/, or benchmark/results/quick/ with "
@@ -765,6 +858,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.out = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
+    if args.scale is not None and (len(args.scale) < 2 or args.scale_rounds < 1):
+        parser.error("--scale needs two sizes or more, and at least one round")
+    if args.scale is not None or args.profile_program:
+        return merged_run(args, argv)
     rounds = args.rounds or (2 if args.quick else 5)
     runs = args.runs or (3 if args.quick else 10)
     mock_rounds = args.mock_rounds or (2 if args.quick else 5)
@@ -810,7 +907,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["floors"] = floors(runs, env, tmp, args.mock and pydantic_available(env))
             if args.mock:
                 progress(f"mock scale: sizes {sizes}, {mock_rounds} rounds ...")
-                results["scale"] = scale(sizes, mock_rounds, env, tmp)
+                results["mock_scale"] = scale(sizes, mock_rounds, env, tmp)
                 if args.instructions:
                     progress("instructions per service (cachegrind) ...")
                     results["instructions"] = instructions.count(env, tmp)
@@ -827,12 +924,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["total_seconds"] = time.perf_counter() - started
     results["machine"]["load_after"] = _load()
 
-    text = report(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(text)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    sys.stdout.write(text)
-    return 0
+    return written(results, args.out)
 
 
 if __name__ == "__main__":

@@ -169,9 +169,15 @@ class Sample:
 
 
 def measured(
-    commands: Sequence[Any], env: Mapping[str, str], cwd: Path, log: Path, cluster: Cluster
+    commands: Sequence[Any],
+    env: Mapping[str, str],
+    cwd: Path,
+    log: Path,
+    cluster: Cluster,
+    timeout: float = COMMAND_TIMEOUT,
 ) -> Sample:
-    """Run `commands` under benchmark/tree.py, their output appended to `log`."""
+    """Run `commands` under benchmark/tree.py, their output appended to `log`; killed after
+    `timeout` seconds."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out, log.open("ab") as sink:
         before = control_plane_cpu(cluster)
         start = time.time()
@@ -180,12 +186,12 @@ def measured(
             env=env, cwd=cwd, stdout=sink, stderr=sink, start_new_session=True,
         )  # fmt: skip
         try:
-            process.wait(timeout=COMMAND_TIMEOUT)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             raise DeployError(
-                f"{commands} still running after {COMMAND_TIMEOUT} s; see {log}"
+                f"{commands} still running after {timeout:.0f} s; see {log}"
             ) from None
         end = time.time()
         after = control_plane_cpu(cluster)
@@ -281,10 +287,10 @@ def deployments(manifests: Sequence[Mapping[str, Any]]) -> list[str]:
     return [m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"]
 
 
-def add_change(config: dict[str, Any]) -> None:
-    """The one-variable change, in a stack file's `config` mapping."""
+def add_change(config: dict[str, Any], changed: str = CHANGED_SERVICE) -> None:
+    """The one-variable change to service `changed`, in a stack file's `config` mapping."""
     services = config.setdefault("notification-delivery:services", {})
-    service = services.setdefault(CHANGED_SERVICE, {})
+    service = services.setdefault(changed, {})
     service.setdefault("env", {})[CHANGE[0]] = CHANGE[1]
 
 
@@ -296,6 +302,12 @@ class Prepared:
     template: Project
     before: list[dict[str, Any]]
     after: list[dict[str, Any]]
+    changed: str = CHANGED_SERVICE
+    """The service whose variable the change adds."""
+    timeout: float = COMMAND_TIMEOUT
+    """Seconds before one scenario's commands are killed."""
+    wait: str = TIMEOUT
+    """The tools' own wait limit (`--timeout`)."""
 
     @property
     def removed(self) -> list[tuple[str, str]]:
@@ -309,12 +321,12 @@ class Prepared:
         return next(
             m["metadata"]["name"] for m in self.after
             if m["kind"] == "ConfigMap"
-            and m["metadata"]["labels"]["app.kubernetes.io/name"] == CHANGED_SERVICE
+            and m["metadata"]["labels"]["app.kubernetes.io/name"] == self.changed
         )  # fmt: skip
 
 
-def prepare(root: Path, toolchain: Toolchain) -> Prepared:
-    """A PULUMI_HOME with the built provider, the template project, the renders, objects, charts."""
+def pulumi_home(root: Path, toolchain: Toolchain) -> Path:
+    """A PULUMI_HOME under `root` with the built provider installed."""
     home = root / "pulumi-home"
     home.mkdir(parents=True)
     env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true",
@@ -322,18 +334,36 @@ def prepare(root: Path, toolchain: Toolchain) -> Prepared:
     run(["pulumi", "plugin", "install", "resource", "kubernetes",
          versions()["PULUMI_KUBERNETES_VERSION"], "--file",
          toolchain.bin / "pulumi-resource-kubernetes"], env=env)  # fmt: skip
-    # The template's cluster is never contacted: stack init and config set are offline.
-    placeholder = Cluster(dir=root / "no-cluster", bin=toolchain.bin)
-    template = new_project(root / "template", STACK, placeholder, home)
+    return home
+
+
+def placeholder_cluster(root: Path, toolchain: Toolchain) -> Cluster:
+    """The template's cluster, never contacted: stack init and config set are offline."""
+    return Cluster(dir=root / "no-cluster", bin=toolchain.bin)
+
+
+def prepared(
+    root: Path, template: Project, changed: str = CHANGED_SERVICE, **limits: Any
+) -> Prepared:
+    """The template's two renders (before and after the change), their objects and charts."""
     original = template.stack_file.read_text()
     before = ordered_manifests(template.render(root / "render-before"), template.secrets)
-    template.edit(add_change)
+    template.edit(lambda config: add_change(config, changed))
     after = ordered_manifests(template.render(root / "render-after"), template.secrets)
     template.stack_file.write_text(original)
     for name, manifests, version in (("before", before, "1.0.0"), ("after", after, "1.0.1")):
         write_objects(manifests, root / f"objects-{name}.yaml")
         write_chart(manifests, root / f"chart-{name}", version)
-    return Prepared(root=root, template=template, before=before, after=after)
+    return Prepared(
+        root=root, template=template, before=before, after=after, changed=changed, **limits
+    )
+
+
+def prepare(root: Path, toolchain: Toolchain) -> Prepared:
+    """A PULUMI_HOME with the built provider, the template project, the renders, objects, charts."""
+    home = pulumi_home(root, toolchain)
+    template = new_project(root / "template", STACK, placeholder_cluster(root, toolchain), home)
+    return prepared(root, template)
 
 
 # --- one tool on one fresh control plane -------------------------------------------------------
@@ -361,22 +391,25 @@ def stop_cluster(cluster: Cluster) -> None:
 Step = Callable[[], Sample]
 
 
-def pulumi_steps(prep: Prepared, work: Path, cluster: Cluster, log: Path) -> dict[str, Step]:
-    """Pulumi's three scenarios on a copy of the template project and its (empty) state."""
+def pulumi_steps(
+    prep: Prepared, work: Path, cluster: Cluster, log: Path, flags_up: Sequence[str] = ()
+) -> dict[str, Step]:
+    """Pulumi's three scenarios on a copy of the template project and its (empty) state;
+    `flags_up` are added to `pulumi up` (`--parallel N`)."""
     shutil.copytree(prep.template.dir, work / "program", symlinks=True)
     shutil.copytree(prep.template.state, work / "state", symlinks=True)
     project = Project(dir=work / "program", stack=STACK, cluster=cluster,
                       home=prep.template.home, state=work / "state")  # fmt: skip
     env, cwd = project.env(), project.dir
     flags = ["--stack", STACK, "--non-interactive", "--color", "never"]
-    up = [["pulumi", "up", "--yes", "--skip-preview", *flags]]
+    up = [["pulumi", "up", "--yes", "--skip-preview", *flags, *flags_up]]
 
     def change() -> Sample:
-        project.edit(add_change)  # untimed: the merged commit
-        return measured(up, env, cwd, log, cluster)
+        project.edit(lambda config: add_change(config, prep.changed))  # untimed: the merge
+        return measured(up, env, cwd, log, cluster, prep.timeout)
 
     return {
-        "first_deploy": lambda: measured(up, env, cwd, log, cluster),
+        "first_deploy": lambda: measured(up, env, cwd, log, cluster, prep.timeout),
         "change": change,
         "noop_preview": lambda: measured(
             [["pulumi", "preview", "--expect-no-changes", *flags]], env, cwd, log, cluster
@@ -393,7 +426,7 @@ def kubectl_steps(prep: Prepared, work: Path, cluster: Cluster, log: Path) -> di
         return [
             [*kubectl, "apply", "--server-side", f"--field-manager={FIELD_MANAGER}",
              "-f", str(prep.root / f"objects-{name}.yaml")],
-            [*kubectl, "rollout", "status", "--namespace", NAMESPACE, f"--timeout={TIMEOUT}",
+            [*kubectl, "rollout", "status", "--namespace", NAMESPACE, f"--timeout={prep.wait}",
              *(f"deployment/{d}" for d in deployments(manifests))],
         ]  # fmt: skip
 
@@ -402,8 +435,10 @@ def kubectl_steps(prep: Prepared, work: Path, cluster: Cluster, log: Path) -> di
     diff = {"argv": [*kubectl, "diff", "--server-side", f"--field-manager={FIELD_MANAGER}",
                      "-f", str(prep.root / "objects-after.yaml")], "ok": [0]}  # fmt: skip
     return {
-        "first_deploy": lambda: measured(apply("before"), env, work, log, cluster),
-        "change": lambda: measured([*apply("after"), *prune], env, work, log, cluster),
+        "first_deploy": lambda: measured(apply("before"), env, work, log, cluster, prep.timeout),
+        "change": lambda: measured(
+            [*apply("after"), *prune], env, work, log, cluster, prep.timeout
+        ),
         "noop_preview": lambda: measured([diff], env, work, log, cluster),
     }
 
@@ -419,7 +454,7 @@ def helm_steps(
     def upgrade(name: str, *extra: str) -> list[list[str]]:
         return [[*base, str(prep.root / f"chart-{name}"), *extra]]
 
-    wait = ["--install", "--wait", f"--timeout={TIMEOUT}"]
+    wait = ["--install", "--wait", f"--timeout={prep.wait}"]
     rollout = [
         [
             "kubectl",
@@ -429,15 +464,17 @@ def helm_steps(
             "status",
             "--namespace",
             NAMESPACE,
-            f"--timeout={TIMEOUT}",
+            f"--timeout={prep.wait}",
             *(f"deployment/{d}" for d in deployments(prep.after)),
         ]
     ]
     return {
         "first_deploy": lambda: measured(
-            [*upgrade("before", *wait), *rollout], env, work, log, cluster
+            [*upgrade("before", *wait), *rollout], env, work, log, cluster, prep.timeout
         ),
-        "change": lambda: measured([*upgrade("after", *wait), *rollout], env, work, log, cluster),
+        "change": lambda: measured(
+            [*upgrade("after", *wait), *rollout], env, work, log, cluster, prep.timeout
+        ),
         "noop_preview": lambda: measured(
             upgrade("after", "--dry-run=server"), env, work, log, cluster
         ),
@@ -457,7 +494,7 @@ def check_cluster(cluster: Cluster, prep: Prepared, tool: str) -> None:
             or status.get("updatedReplicas", 0) < spec["replicas"]
         ):
             raise DeployError(f"{tool}: deployment/{name} not rolled and available: {status}")
-    changed = f"dev-{CHANGED_SERVICE}"
+    changed = f"dev-{prep.changed}"
     live = cluster.get("deployment", changed, NAMESPACE)
     assert live is not None
     refs = [e.get("configMapRef", {}).get("name") for c in live["spec"]["template"]["spec"]
@@ -469,19 +506,28 @@ def check_cluster(cluster: Cluster, prep: Prepared, tool: str) -> None:
             raise DeployError(f"{tool}: {kind}/{name} is still there after the change")
 
 
-def one(tool: str, prep: Prepared, work: Path, toolchain: Toolchain) -> dict[str, Sample]:
-    """`tool`'s three scenarios on a control plane of its own, then the cluster's check."""
+def one(
+    tool: str,
+    prep: Prepared,
+    work: Path,
+    toolchain: Toolchain,
+    scenarios: Sequence[str] = SCENARIOS,
+    flags_up: Sequence[str] = (),
+) -> dict[str, Sample]:
+    """`tool`'s `scenarios`, in order, on a control plane of its own, then the cluster's check.
+
+    `flags_up`: extra flags of pulumi's `up` (`--parallel N`)."""
     work.mkdir(parents=True)
     log = work / "output.log"
     cluster = start_cluster(work / "cluster")
     try:
         if tool == "pulumi":
-            steps = pulumi_steps(prep, work, cluster, log)
+            steps = pulumi_steps(prep, work, cluster, log, flags_up)
         elif tool == "kubectl":
             steps = kubectl_steps(prep, work, cluster, log)
         else:
             steps = helm_steps(prep, work, cluster, log, toolchain.helm)
-        samples = {scenario: steps[scenario]() for scenario in SCENARIOS}
+        samples = {scenario: steps[scenario]() for scenario in scenarios}
         check_cluster(cluster, prep, tool)
         count_requests(cluster.dir / "logs" / "audit.log", list(samples.values()))
     finally:

@@ -156,7 +156,7 @@ def profile(root: Path, out_dir: Path) -> dict[str, Any]:
     work = root / "run"
     work.mkdir(parents=True)
     cluster = deploy.start_cluster(work / "cluster")
-    trace = work / "trace.json"
+    trace, preview_trace = work / "trace.json", work / "trace-preview.json"
     try:
         shutil.copytree(prep.template.dir, work / "program", symlinks=True)
         shutil.copytree(prep.template.state, work / "state", symlinks=True)
@@ -168,6 +168,13 @@ def profile(root: Path, out_dir: Path) -> dict[str, Any]:
             project.env(), project.dir, work / "output.log", cluster,
         )  # fmt: skip
         exported = json.loads(project.pulumi("stack", "export").stdout)
+        # The no-op preview every pull request pays, traced the same way, on the deployed stack.
+        preview = deploy.measured(
+            [["pulumi", "preview", "--expect-no-changes", "--stack", deploy.STACK,
+              "--non-interactive", "--color", "never", "--otel-traces",
+              f"file://{preview_trace}"]],
+            project.env(), project.dir, work / "output.log", cluster,
+        )  # fmt: skip
     finally:
         deploy.stop_cluster(cluster)
     result = {
@@ -176,6 +183,11 @@ def profile(root: Path, out_dir: Path) -> dict[str, Any]:
         "control_plane_cpu": sample.control_plane_cpu,
         "spans": summarize(read_spans(trace)),
         "graph": graph(exported["deployment"].get("resources", [])),
+        "preview": {
+            "wall": preview.wall,
+            "cpu": preview.cpu,
+            "spans": summarize(read_spans(preview_trace)),
+        },  # fmt: skip
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "profile-pulumi-up.md").write_text("\n".join(table(result)) + "\n")
@@ -184,7 +196,6 @@ def profile(root: Path, out_dir: Path) -> dict[str, Any]:
 
 def table(result: Mapping[str, Any]) -> list[str]:
     s, g = result["spans"], result["graph"]
-    run = s["run_program"] or {"start": 0.0, "seconds": 0.0}
     lines = [
         "## 3. Profile of one `pulumi up` (first deploy of dev, traced)",
         "",
@@ -193,6 +204,34 @@ def table(result: Mapping[str, Any]) -> list[str]:
         f"{result['control_plane_cpu']:.2f} s CPU of the control plane. Seconds from the "
         "CLI's first span.",
         "",
+        *phases(s),
+    ]
+    cw = s["checkpoint_writes"]
+    lines += [
+        "",
+        f"Checkpoint writes (file backend): {cw['count']}, {cw['sum']:.2f} s in all. "
+        f"Resource graph: {g['objects']} objects, {g['waiting_on_another']} wait on another "
+        f"object; the longest chain is {g['longest_chain']} objects "
+        f"({' → '.join(g['chain'])}).",
+        "",
+    ]
+    preview = result.get("preview")
+    if preview:
+        lines += [
+            "### The no-op preview after it (`pulumi preview --expect-no-changes`, traced)",
+            "",
+            f"{preview['wall']:.2f} s wall, {preview['cpu']:.2f} s CPU.",
+            "",
+            *phases(preview["spans"]),
+            "",
+        ]
+    return lines
+
+
+def phases(s: Mapping[str, Any]) -> list[str]:
+    """The phases and provider steps of one traced command."""
+    run = s["run_program"] or {"start": 0.0, "seconds": 0.0}
+    lines = [
         "| phase | starts at, s | takes, s |",
         "| --- | --- | --- |",
         f"| CLI start to its first output | 0 | {s['time_to_first_print'] or 0:.2f} |",
@@ -223,13 +262,4 @@ def table(result: Mapping[str, Any]) -> list[str]:
             f"| {name} | {step['count']} | {step['sum']:.2f} | {step['max']:.2f} "
             f"| {step['first_start']:.2f} | {step['last_end']:.2f} |"
         )
-    cw = s["checkpoint_writes"]
-    lines += [
-        "",
-        f"Checkpoint writes (file backend): {cw['count']}, {cw['sum']:.2f} s in all. "
-        f"Resource graph: {g['objects']} objects, {g['waiting_on_another']} wait on another "
-        f"object; the longest chain is {g['longest_chain']} objects "
-        f"({' → '.join(g['chain'])}).",
-        "",
-    ]
     return lines
