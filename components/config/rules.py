@@ -127,7 +127,14 @@ def check_ingress_host(value: str) -> str:
     return value
 
 
+_IPV4_SLOPPY = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
+
+
 def _is_ip(value: str) -> bool:
+    """An address as the API server reads one (`netutils.ParseIPSloppy`): an IPv4 address may
+    have leading zeros there (`1.1.1.01`), which Python's parser refuses."""
+    if _IPV4_SLOPPY.fullmatch(value):
+        return all(int(part) <= 255 for part in value.split("."))
     try:
         ipaddress.ip_address(value)
     except ValueError:
