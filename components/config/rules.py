@@ -374,6 +374,12 @@ def check_quota_resource(name: str) -> str:
     )
 
 
+MAX_QUOTA_COUNT = (2**63 - 1) // 1000
+"""The largest count of objects a ResourceQuota takes: the API server checks that a count is
+whole by its milli value, an int64, so a larger one overflows and is refused as "not an
+integer" (or, by the luck of the overflow, taken as a number it is not)."""
+
+
 def quota_must_be_whole(name: str) -> bool:
     return name in _INTEGER_QUOTA_RESOURCES or name.startswith("count/")
 
