@@ -129,6 +129,11 @@ def _quota(model: StackSettings) -> list[str]:
         amount = _amount(quantity)
         if rules.quota_must_be_whole(name) and amount != amount.to_integral_value():
             found.append(f"quota.{name}: {quantity!r} must be a whole number of objects")
+        elif rules.quota_must_be_whole(name) and amount > rules.MAX_QUOTA_COUNT:
+            found.append(
+                f"quota.{name}: {quantity!r} is more objects than Kubernetes can count; "
+                f"write at most {rules.MAX_QUOTA_COUNT}"
+            )
         if "memory" in name:
             try:
                 rules.check_memory(quantity)

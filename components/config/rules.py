@@ -127,7 +127,14 @@ def check_ingress_host(value: str) -> str:
     return value
 
 
+_IPV4_SLOPPY = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
+
+
 def _is_ip(value: str) -> bool:
+    """An address as the API server reads one (`netutils.ParseIPSloppy`): an IPv4 address may
+    have leading zeros there (`1.1.1.01`), which Python's parser refuses."""
+    if _IPV4_SLOPPY.fullmatch(value):
+        return all(int(part) <= 255 for part in value.split("."))
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -365,6 +372,12 @@ def check_quota_resource(name: str) -> str:
         f"{name!r} is not a resource a ResourceQuota can limit (e.g. requests.cpu, "
         "limits.memory, pods, count/deployments.apps)"
     )
+
+
+MAX_QUOTA_COUNT = (2**63 - 1) // 1000
+"""The largest count of objects a ResourceQuota takes: the API server checks that a count is
+whole by its milli value, an int64, so a larger one overflows and is refused as "not an
+integer" (or, by the luck of the overflow, taken as a number it is not)."""
 
 
 def quota_must_be_whole(name: str) -> bool:

@@ -55,10 +55,23 @@ _IP = _vectors("apimachinery-ip")
 _QUANTITY = _vectors("apimachinery-quantity")["ParseQuantity"]
 _REFERENCE = _vectors("distribution-reference")["Parse"]
 _IDENTIFIER = _vectors("apimachinery-identifier")["IsCIdentifier"]
+_QUANTITY_LIMITS = list(_vectors("apimachinery-quantity")["ParseQuantityLimits"]["amounts"])
+_RESOURCE_NAMES = _vectors("kubernetes-resource-names")["validateResourceName"]
+_INGRESS_PATHS = _vectors("kubernetes-ingress")
 
 
 def _both(rule: Mapping[str, Sequence[str]]) -> list[str]:
     return [*rule["valid"], *rule["invalid"]]
+
+
+def _every(rule: Mapping[str, Any]) -> list[str]:
+    """Every input of an upstream rule, whatever its verdict (valid, invalid, legacy_only)."""
+    return [value for values in rule.values() if isinstance(values, list) for value in values]
+
+
+def _turn(values: Sequence[Any], turn: int, turns: int) -> list[Any]:
+    """Every `turns`-th value from the `turn`-th: the keys that take turns send all of them."""
+    return list(values[turn::turns])
 
 
 def _unique(*groups: Sequence[Any]) -> list[Any]:
@@ -154,10 +167,17 @@ _SPACES = Stricter(
     lambda v: isinstance(v, str) and v != v.strip(),
 )
 _NEGATIVE_DEFAULT = Stricter(
-    "check_quantity (non-negative) in a LimitRange default",
-    "the API server takes a negative default limit in the LimitRange itself, then refuses every "
-    "pod it is applied to (a container's limits must not be negative)",
+    "check_quantity (non-negative) in a LimitRange default or defaultRequest",
+    "the API server takes a negative default limit or request in the LimitRange itself, then "
+    "refuses every pod it is applied to (a container's requests and limits must not be negative)",
     lambda v: isinstance(v, str) and v.startswith("-"),
+)
+_COUNT_OVERFLOW = Stricter(
+    "MAX_QUOTA_COUNT (a count of objects fits its milli value in an int64)",
+    "the API server checks that a count is whole by its milli value, which overflows above "
+    f"{rules.MAX_QUOTA_COUNT}: 1Ei is refused as 'not an integer', while 1E or 2^63-1 pass only "
+    "because the overflow lands on a multiple of 1000; no such count means what it says",
+    lambda v: (amount := rules.parse_quantity(v)) is not None and amount > rules.MAX_QUOTA_COUNT,
 )
 _IMAGE_TAG = Stricter(
     "check_image_tag ({version}-{prefix} is the image tag)",
@@ -219,21 +239,39 @@ _SUBDOMAINS = _unique(
     _both(_VALIDATION["IsDNS1123Subdomain"]),
     ["db.example.com.", "DB.example.com", "db..example.com", "a" * 63 + ".b", "a" * 64 + ".b"],
 )
-_QUANTITIES = _unique(
-    _QUANTITY["valid"],
-    _QUANTITY["invalid"],
-    [f"-{v}" for v in _QUANTITY["valid"][:20]],
-    ["256m", "0", "0.5", "1e3", "1E3", "1Ei", "9223372036854775807", "1.5Gi", "+1", " 1"],
-)
+_QUANTITY_TURNS = 3
+"""The well-formed upstream quantities are shared out among the quantity keys of each resource
+(cpu, memory, a count) in turns: every one reaches the API server in some field of that kind, in
+a third of the time that sending each to every key would take."""
+
+
+def _quantities(turn: int) -> list[str]:
+    """Every malformed upstream quantity, the `turn`-th third of the well-formed ones (as they
+    are, negated, and the limits table's), and the edge cases picked by hand."""
+    return _unique(
+        _QUANTITY["invalid"],
+        *(
+            _turn(vectors, turn, _QUANTITY_TURNS)
+            for vectors in (_QUANTITY["valid"], _QUANTITY["negated_valid"], _QUANTITY_LIMITS)
+        ),
+        ["256m", "0", "0.5", "1e3", "1E3", "1Ei", "9223372036854775807", "1.5Gi", "+1", " 1"],
+    )
+
+
 _INTS = [-1, 0, 1, 2, 2**31 - 1, 2**31]
-_PATHS = [
-    "/", "/api", "/api/", "/v1/reminders", "api", "", "//", "/a//b", "/a/./b", "/a/../b",
-    "/a%2fb", "/a%2Fb", "/a/..", "/a/.", "/a b", "/a\tb", "/a?b=1", "/a#b", "/ü", "/a;b",
-    "/{x}", "/a:b", "/~user", "/%20",
-]  # fmt: skip
+_PATHS = _unique(
+    [
+        "/", "/api", "/api/", "/v1/reminders", "api", "", "//", "/a//b", "/a/./b", "/a/../b",
+        "/a%2fb", "/a%2Fb", "/a/..", "/a/.", "/a b", "/a\tb", "/a?b=1", "/a#b", "/ü", "/a;b",
+        "/{x}", "/a:b", "/~user", "/%20",
+    ],
+    # The program's paths are Prefix paths; the other types' vectors are edge cases there too.
+    *(_both(rule) for rule in _INGRESS_PATHS.values()),
+)  # fmt: skip
 _QUOTA_NAMES = _unique(
     sorted(rules.STANDARD_QUOTA_RESOURCES),
     _both(_VALIDATION["IsQualifiedName"]),
+    _both(_RESOURCE_NAMES),
     [
         "count/deployments.apps", "count/pods", "count/", "requests.nvidia.com/gpu",
         "limits.nvidia.com/gpu", "nvidia.com/gpu", "gold.storageclass.storage.k8s.io/"
@@ -299,39 +337,57 @@ CASES = [
         Case(
             ("services", "event-service", "resources", section, resource),
             sentinel,
-            _QUANTITIES,
+            _quantities(turn),
             stricter=stricter,
             # No LimitRange maximum to fit under: the case is the quantity's grammar.
             setup={("limitRange",): {"defaultRequest": {"cpu": "1m"}}},
         )
-        for section, resource, sentinel, stricter in (
-            ("requests", "cpu", "31337m", [_SPACES]),
-            ("limits", "cpu", "41337m", [_SPACES]),
-            ("requests", "memory", "31337Ki", [_SPACES, _MEMORY_MILLI]),
-            # Here a milli amount or ' 1' is one byte at most, below the request of 128Mi,
-            # which the API server refuses too: no exception is needed.
-            ("limits", "memory", "5551337Ki", []),
+        for section, resource, sentinel, turn, stricter in (
+            ("requests", "cpu", "31337m", 0, [_SPACES]),
+            ("limits", "cpu", "41337m", 1, [_SPACES]),
+            ("requests", "memory", "31337Ki", 0, [_SPACES, _MEMORY_MILLI]),
+            # Here a small milli amount or ' 1' is one byte at most, below the request of
+            # 128Mi, which the API server refuses too; a huge milli amount is not.
+            ("limits", "memory", "5551337Ki", 1, [_MEMORY_MILLI]),
         )
     ),
-    Case(("quota", "limits.cpu"), "31337m", _QUANTITIES, stricter=[_SPACES]),
-    Case(
-        ("quota", "services"),
-        "313",
-        ["0", "1", "1.5", "500m", "1k", "1e3", "2Ki", "-1", "1m", "1000m"],
+    Case(("quota", "limits.cpu"), "31337m", _quantities(2), stricter=[_SPACES]),
+    # Not requests.memory: a quota the services consume is also held to their fit at full scale.
+    Case(("quota", "requests.ephemeral-storage"), "31337Ki", _quantities(2), stricter=[_SPACES]),
+    *(
+        # A count of objects: a whole number, whatever its suffix.
+        Case(
+            ("quota", name),
+            "313",
+            _unique(
+                _quantities(turn),
+                ["0", "1", "1.5", "500m", "1k", "1e3", "2Ki", "-1", "1m", "1000m"],
+            ),
+            stricter=[_SPACES, _COUNT_OVERFLOW],
+        )
+        # Not pods: the services' pods at full scale must fit under that quota.
+        for name, turn in (("services", 0), ("secrets", 1), ("count/configmaps", 2))
     ),
     Case(("quota",), {"count/zqq": "64Gi"}, [{name: "64Gi"} for name in _QUOTA_NAMES]),
     Case(
         ("limitRange", "max", "cpu"),
         "31337m",
-        _QUANTITIES,
+        _quantities(0),
         stricter=[_SPACES],
         setup={("limitRange",): {"defaultRequest": {"cpu": "1m"}}},
     ),
     Case(
         ("limitRange", "default", "memory"),
         "31337Ki",
-        _QUANTITIES,
+        _quantities(2),
         stricter=[_SPACES, _MEMORY_MILLI, _NEGATIVE_DEFAULT],
+        setup={("limitRange",): {}},
+    ),
+    Case(
+        ("limitRange", "defaultRequest", "cpu"),
+        "31337m",
+        _quantities(1),
+        stricter=[_SPACES, _NEGATIVE_DEFAULT],
         setup={("limitRange",): {}},
     ),
     Case(
@@ -339,6 +395,8 @@ CASES = [
         "zq.example.com",
         _unique(
             _SUBDOMAINS,
+            _both(_VALIDATION["IsWildcardDNS1123Subdomain"]),
+            _every(_IP["IsValidIP"]),
             ["*.example.com", "*", "*.com", "a.*.com", "*a.example.com", "**.example.com"],
             ["1.2.3.4", "::1", "example.com:80", "http://example.com", "example.com/x"],
         ),
@@ -369,7 +427,11 @@ CASES = [
         Case(
             key,
             "zq.example.com",
-            _unique(_SUBDOMAINS, ["1.2.3.4", "::1", "db:5432", "postgres://db", "db/x"]),
+            _unique(
+                _SUBDOMAINS,
+                _every(_IP["IsValidIP"]),
+                ["1.2.3.4", "::1", "db:5432", "postgres://db", "db/x"],
+            ),
             stricter=[_IPV4_EXTERNAL_NAME],
         )
         for key in (
@@ -382,7 +444,15 @@ CASES = [
         Case(
             ("network", key),
             ["198.51.100.0/24"],
-            [[v] for v in _unique(*_IP["IsValidCIDR"].values(), ["10.0.0.0/8", "::/0", ""])],
+            # An address without its prefix length is among the candidates too.
+            [
+                [v]
+                for v in _unique(
+                    _every(_IP["IsValidCIDR"]),
+                    _every(_IP["IsValidIP"]),
+                    ["10.0.0.0/8", "::/0", ""],
+                )
+            ],
             stricter=[
                 Stricter(_CANONICAL_CIDR.rule, _CANONICAL_CIDR.why, lambda v: v[0] in _LEGACY)
             ],

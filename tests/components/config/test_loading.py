@@ -255,6 +255,12 @@ def test_a_string_where_a_mapping_belongs():
         ),
         (
             "quota",
+            {"pods": "1Ei"},
+            "quota.pods: '1Ei' is more objects than Kubernetes can count; write at most "
+            "9223372036854775",
+        ),
+        (
+            "quota",
             {"requests.memory": "8GB"},
             "quota.requests.memory: '8GB' is not a Kubernetes quantity (e.g. 250m, 1, 256Mi, 1Gi)",
         ),

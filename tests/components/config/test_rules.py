@@ -59,6 +59,11 @@ def test_ingress_hosts():
     assert refused(rules.check_ingress_host, "10.0.0.1") == (
         "'10.0.0.1' is an IP address; an Ingress host must be a DNS name"
     )
+    # The API server reads an IPv4 address with leading zeros as one too (ParseIPSloppy).
+    assert refused(rules.check_ingress_host, "1.1.1.01") == (
+        "'1.1.1.01' is an IP address; an Ingress host must be a DNS name"
+    )
+    assert rules.check_ingress_host("1.2.3.400")  # no address: a name of digits
     assert "no scheme, port or path" in refused(rules.check_ingress_host, "https://api.example.com")
     assert "is not a DNS name" in refused(rules.check_ingress_host, "api.*.example.com")
 
