@@ -137,7 +137,7 @@ def pydantic_config() -> object:
         min_ready_seconds: int = Field(10, ge=0, alias="minReadySeconds")
         skip_await: bool = Field(False, alias="skipAwait")
 
-    class Environment(Model):
+    class StackConfig(Model):
         environment: str
         prefix: str
         version: str = "1.0.0"
@@ -149,7 +149,7 @@ def pydantic_config() -> object:
         rollout: Rollout = Field(default_factory=lambda: Rollout.model_validate({}))
         services: dict[str, Service] = {}
 
-    return Environment.model_validate(
+    return StackConfig.model_validate(
         {
             "environment": "development",
             "prefix": "dev",
