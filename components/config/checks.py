@@ -202,11 +202,19 @@ def _fits(loaded: Loaded) -> list[str]:
     for name, by_service in shares.items():
         peak[name] = sum(by_service.values(), Decimal(0))
     quota = loaded.environment.quota
-    for name in [*sorted(n for n in peak if n != "pods"), "pods"]:
-        needed = peak[name]
+    # A quota's bare `cpu`, `memory` and `ephemeral-storage` cap the same sums as their
+    # `requests.` names (Kubernetes' ResourceQuota documentation), so they must fit as well.
+    bare = [(b, f"requests.{b}") for b in ("cpu", "memory", "ephemeral-storage")]
+    checked = [
+        *((n, n) for n in sorted(peak) if n != "pods"),
+        *((name, key) for name, key in bare if key in peak),
+        ("pods", "pods"),
+    ]
+    for name, key in checked:
+        needed = peak[key]
         if name not in quota or _amount(quota[name]) >= needed:
             continue
-        biggest = max(shares[name], key=lambda key: shares[name][key])
+        biggest = max(shares[key], key=lambda service: shares[key][service])
         if name == "pods":
             what, most = f"{needed.normalize():f} pods", "most of them"
         else:

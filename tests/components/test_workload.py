@@ -400,6 +400,16 @@ def test_a_quota_too_small_for_the_services_is_refused():
     )
 
 
+def test_a_bare_cpu_or_memory_quota_must_fit_the_requests_as_well():
+    # Kubernetes reads a quota's `cpu` and `memory` as `requests.cpu` and `requests.memory`.
+    config = edited(stack_with_secrets("prod"), "quota", {"cpu": "1", "memory": "64Gi"})
+    assert error_of(config) == PREFIX + (
+        "quota.cpu: 1 is below the 1.7 the services need at full scale during a rolling "
+        "update, most of it for services.reminder-service.autoscaling.maxReplicas (6); lower "
+        "that or raise the quota"
+    )
+
+
 def test_a_quota_message_names_the_replicas_and_speaks_the_quotas_unit():
     config = edited(stack_with_secrets("dev"), "services.event-service.replicas", 500)
     quota = {"limits.memory": "16Gi", "pods": "50"}
