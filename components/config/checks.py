@@ -127,13 +127,14 @@ def _quota(model: StackSettings) -> list[str]:
     found = []
     for name, quantity in model.quota.items():
         amount = _amount(quantity)
-        if rules.quota_must_be_whole(name) and amount != amount.to_integral_value():
-            found.append(f"quota.{name}: {quantity!r} must be a whole number of objects")
-        elif rules.quota_must_be_whole(name) and amount > rules.MAX_QUOTA_COUNT:
-            found.append(
-                f"quota.{name}: {quantity!r} is more objects than Kubernetes can count; "
-                f"write at most {rules.MAX_QUOTA_COUNT}"
-            )
+        if rules.quota_must_be_whole(name):
+            if amount != amount.to_integral_value():
+                found.append(f"quota.{name}: {quantity!r} must be a whole number of objects")
+            elif amount > rules.MAX_QUOTA_COUNT:
+                found.append(
+                    f"quota.{name}: {quantity!r} is more objects than Kubernetes can count; "
+                    f"write at most {rules.MAX_QUOTA_COUNT}"
+                )
         if "memory" in name:
             try:
                 rules.check_memory(quantity)
@@ -202,18 +203,11 @@ def _fits(loaded: Loaded) -> list[str]:
     for name, by_service in shares.items():
         peak[name] = sum(by_service.values(), Decimal(0))
     quota = loaded.environment.quota
-    # A quota's bare `cpu`, `memory` and `ephemeral-storage` cap the same sums as their
-    # `requests.` names (Kubernetes' ResourceQuota documentation), so they must fit as well.
-    bare = [(b, f"requests.{b}") for b in ("cpu", "memory", "ephemeral-storage")]
-    checked = [
-        *((n, n) for n in sorted(peak) if n != "pods"),
-        *((name, key) for name, key in bare if key in peak),
-        ("pods", "pods"),
-    ]
-    for name, key in checked:
-        needed = peak[key]
-        if name not in quota or _amount(quota[name]) >= needed:
+    for name in sorted(quota, key=lambda n: (n == "pods", n)):
+        key = rules.QUOTA_REQUEST_ALIASES.get(name, name)
+        if key not in peak or _amount(quota[name]) >= peak[key]:
             continue
+        needed = peak[key]
         biggest = max(shares[key], key=lambda service: shares[key][service])
         if name == "pods":
             what, most = f"{needed.normalize():f} pods", "most of them"

@@ -22,6 +22,7 @@ import re
 from decimal import ROUND_UP, Decimal, localcontext
 
 INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 MAX_LABEL = 63
 MAX_SUBDOMAIN = 253
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -237,7 +238,7 @@ _SUFFIXES = {
 
 _NANO = Decimal("1e-9")
 _NANO_EXPONENT = -9
-_MAX_BINARY = Decimal(2**63 - 1)
+_MAX_BINARY = Decimal(INT64_MAX)
 """`maxAllowed` (apimachinery's resource/math.go), the cap on a binary-suffixed amount."""
 _BINARY_SUFFIXES = frozenset({"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"})
 _QUANTITY_DIGITS = 100
@@ -335,6 +336,13 @@ STANDARD_QUOTA_RESOURCES = frozenset(
         "persistentvolumeclaims",
     }
 )
+QUOTA_REQUEST_ALIASES = {
+    "cpu": "requests.cpu",
+    "memory": "requests.memory",
+    "ephemeral-storage": "requests.ephemeral-storage",
+}
+"""A quota's bare `cpu`, `memory` and `ephemeral-storage` cap the same sums as their `requests.`
+names (Kubernetes' ResourceQuota documentation, "Compute Resource Quota")."""
 HUGE_PAGES_QUOTA_PREFIXES = ("hugepages-", "requests.hugepages-")
 """`hugepages-<size>` and `requests.hugepages-<size>`, whatever the size (`hugepages-2Mi`)."""
 # Counted objects: Kubernetes refuses a fraction ("must be an integer").
@@ -374,7 +382,7 @@ def check_quota_resource(name: str) -> str:
     )
 
 
-MAX_QUOTA_COUNT = (2**63 - 1) // 1000
+MAX_QUOTA_COUNT = INT64_MAX // 1000
 """The largest count of objects a ResourceQuota takes: the API server checks that a count is
 whole by its milli value, an int64, so a larger one overflows and is refused as "not an
 integer" (or, by the luck of the overflow, taken as a number it is not)."""
